@@ -1,1 +1,16 @@
-//! skiff-apiserver
+//! Skiff's API server: a kube-apiserver-compatible HTTPS front end over the object store.
+
+pub mod auth;
+pub mod convert;
+pub mod gc;
+pub mod handlers;
+pub mod http;
+pub mod metrics;
+pub mod objects;
+pub mod pki;
+pub mod route;
+pub mod schema_meta;
+pub mod server;
+pub mod state;
+
+pub use state::{ApiServer, Config};

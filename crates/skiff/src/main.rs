@@ -1,1 +1,27 @@
-fn main() {}
+//! `skiff`: a Kubernetes-compatible container orchestrator in one binary.
+
+mod cli;
+mod server;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SKIFF_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        cli::Command::Server(args) => server::run(args),
+        cli::Command::Kubeconfig(args) => server::print_kubeconfig(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skiff: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Namespace termination and owner-reference garbage collection. This runs inside the API
+//! server for now (it only needs the store); the workload-controllers issue moves it into the
+//! controller manager as an API client.
+
+use crate::state::ApiServer;
+use serde_json::{json, Value};
+use skiff_api::meta;
+use skiff_store::StoredObject;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+fn contains(o: &StoredObject, needle: &[u8]) -> bool {
+    o.data.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn remove_finalizer(state: &ApiServer, o: &StoredObject, finalizer: &str) {
+    let mut v = o.value();
+    let rest: Vec<String> = meta::finalizers(&v).into_iter().filter(|f| f != finalizer).collect();
+    if rest.is_empty() && v.pointer("/metadata/deletionTimestamp").is_some() {
+        let _ = state.store.delete(o.key.clone(), Some(o.mod_rev)).await;
+        return;
+    }
+    meta::metadata_mut(&mut v).insert("finalizers".into(), json!(rest));
+    let _ = state.store.update(o.key.clone(), Some(o.mod_rev), v).await;
+}
+
+/// Delete an object the way a background cascade does: mark it if finalizers hold it.
+async fn cascade_delete(state: &ApiServer, o: &StoredObject) {
+    let mut v = o.value();
+    if v.pointer("/metadata/deletionTimestamp").is_some() {
+        return;
+    }
+    if meta::finalizers(&v).is_empty() {
+        let _ = state.store.delete(o.key.clone(), Some(o.mod_rev)).await;
+    } else {
+        let m = meta::metadata_mut(&mut v);
+        m.insert("deletionTimestamp".into(), json!(meta::now_rfc3339()));
+        m.insert("deletionGracePeriodSeconds".into(), json!(0));
+        let _ = state.store.update(o.key.clone(), Some(o.mod_rev), v).await;
+    }
+    state.cleanup_wake.notify_one();
+}
+
+fn owner_uids(v: &Value) -> Vec<String> {
+    v.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|r| r.get("uid").and_then(Value::as_str)).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// One pass over the store.
+pub async fn pass(state: &Arc<ApiServer>) {
+    terminate_namespaces(state).await;
+    collect_garbage(state).await;
+}
+
+async fn terminate_namespaces(state: &Arc<ApiServer>) {
+    let reg = state.registry();
+    let Some(ns_info) = reg.get("", "v1", "namespaces") else { return };
+    let (namespaces, _) = state.store.list(&ns_info.key_prefix());
+    let mut prefixes: Vec<String> = reg.all().iter().filter(|r| r.namespaced).map(|r| r.key_prefix()).collect();
+    prefixes.sort();
+    prefixes.dedup();
+    for ns_obj in namespaces.iter().filter(|o| contains(o, b"deletionTimestamp")) {
+        let v = ns_obj.value();
+        if v.pointer("/metadata/deletionTimestamp").is_none() {
+            continue;
+        }
+        let ns = meta::name(&v).unwrap_or("").to_string();
+        let mut remaining = 0;
+        for p in &prefixes {
+            let (objs, _) = state.store.list(&format!("{p}{ns}/"));
+            remaining += objs.len();
+            for o in objs {
+                cascade_delete(state, &o).await;
+            }
+        }
+        if remaining > 0 {
+            continue;
+        }
+        let spec_finalizers: Vec<Value> = v
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter(|f| f.as_str() != Some("kubernetes")).cloned().collect())
+            .unwrap_or_default();
+        if spec_finalizers.is_empty() && meta::finalizers(&v).is_empty() {
+            let _ = state.store.delete(ns_obj.key.clone(), Some(ns_obj.mod_rev)).await;
+        } else {
+            let mut nv = v.clone();
+            nv["spec"]["finalizers"] = Value::Array(spec_finalizers);
+            let _ = state.store.update(ns_obj.key.clone(), Some(ns_obj.mod_rev), nv).await;
+        }
+    }
+}
+
+async fn collect_garbage(state: &Arc<ApiServer>) {
+    let (all, _) = state.store.list("/registry/");
+    let mut uids: HashSet<String> = HashSet::with_capacity(all.len());
+    let mut dependents: HashMap<String, Vec<Arc<StoredObject>>> = HashMap::new();
+    let mut deleting: Vec<(Arc<StoredObject>, Value)> = Vec::new();
+    for o in &all {
+        let has_owner = contains(o, b"ownerReferences");
+        let is_deleting = contains(o, b"deletionTimestamp");
+        let needs_parse = has_owner || is_deleting;
+        if !needs_parse {
+            continue;
+        }
+        let v = o.value();
+        for owner in owner_uids(&v) {
+            dependents.entry(owner).or_default().push(o.clone());
+        }
+        if v.pointer("/metadata/deletionTimestamp").is_some() {
+            deleting.push((o.clone(), v));
+        }
+    }
+    if dependents.is_empty() && deleting.is_empty() {
+        return;
+    }
+    for o in &all {
+        if let Some(uid) = meta::str_field(&o.value(), "uid") {
+            uids.insert(uid.to_string());
+        }
+    }
+    for (o, v) in &deleting {
+        let uid = meta::str_field(v, "uid").unwrap_or("").to_string();
+        let fins = meta::finalizers(v);
+        let deps = dependents.get(&uid).cloned().unwrap_or_default();
+        if fins.iter().any(|f| f == "orphan") {
+            for d in &deps {
+                let Some(cur) = state.store.get(&d.key) else { continue };
+                let mut dv = cur.value();
+                if let Some(refs) = dv.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                    refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
+                    if refs.is_empty() {
+                        meta::metadata_mut(&mut dv).remove("ownerReferences");
+                    }
+                }
+                let _ = state.store.update(cur.key.clone(), Some(cur.mod_rev), dv).await;
+            }
+            if let Some(cur) = state.store.get(&o.key) {
+                remove_finalizer(state, &cur, "orphan").await;
+            }
+        } else if fins.iter().any(|f| f == "foregroundDeletion") {
+            if deps.is_empty() {
+                if let Some(cur) = state.store.get(&o.key) {
+                    remove_finalizer(state, &cur, "foregroundDeletion").await;
+                }
+            } else {
+                for d in &deps {
+                    cascade_delete(state, d).await;
+                }
+            }
+        }
+    }
+    // Background cascade: objects whose every owner is gone.
+    for deps in dependents.values() {
+        for d in deps {
+            let v = d.value();
+            let owners = owner_uids(&v);
+            if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u)) {
+                cascade_delete(state, d).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! delete, deletecollection and pods/eviction, with preconditions, grace periods,
+//! propagation policies and finalizers.
+
+use super::read::{present, respond_one, select, Selectors};
+use super::{hooks, store_error, Ctx};
+use crate::http::{self, Body};
+use ::http::Response;
+use serde_json::{json, Value};
+use skiff_api::{meta, ApiError, Cause};
+use skiff_store::StoreError;
+
+/// Parsed DeleteOptions (body and query).
+#[derive(Clone, Debug, Default)]
+pub struct DeleteOptions {
+    /// gracePeriodSeconds.
+    pub grace: Option<i64>,
+    /// propagationPolicy (Orphan, Background, Foreground).
+    pub propagation: Option<String>,
+    /// preconditions.uid.
+    pub uid: Option<String>,
+    /// preconditions.resourceVersion.
+    pub resource_version: Option<String>,
+    /// dryRun=All.
+    pub dry_run: bool,
+}
+
+impl DeleteOptions {
+    /// Read options from the query and an optional JSON/protobuf body.
+    pub fn parse(ctx: &Ctx) -> Result<DeleteOptions, ApiError> {
+        let mut o = DeleteOptions::default();
+        if !ctx.body.is_empty() {
+            let body = crate::objects::decode_body(ctx.header("content-type"), &ctx.body)?.value;
+            Self::from_value(&mut o, &body)?;
+        }
+        if let Some(g) = ctx.query.get("gracePeriodSeconds") {
+            o.grace = Some(g.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {g}")))?);
+        }
+        if let Some(p) = ctx.query.get("propagationPolicy") {
+            o.propagation = Some(p.to_string());
+        }
+        if ctx.query.get("orphanDependents") == Some("true") {
+            o.propagation = Some("Orphan".into());
+        }
+        if ctx.query.get("dryRun") == Some("All") {
+            o.dry_run = true;
+        }
+        if let Some(p) = &o.propagation {
+            if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+                return Err(ApiError::invalid(
+                    "",
+                    "DeleteOptions",
+                    "",
+                    vec![Cause {
+                        reason: "FieldValueNotSupported".into(),
+                        message: format!("Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+                        field: "propagationPolicy".into(),
+                    }],
+                ));
+            }
+        }
+        Ok(o)
+    }
+
+    fn from_value(o: &mut DeleteOptions, body: &Value) -> Result<(), ApiError> {
+        o.grace = body.get("gracePeriodSeconds").and_then(Value::as_i64);
+        o.propagation = body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
+        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            o.propagation = Some("Orphan".into());
+        }
+        o.uid = body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
+        o.resource_version = body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+        o.dry_run = body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x == "All"));
+        Ok(())
+    }
+}
+
+/// Outcome of deleting one object.
+pub struct Deleted {
+    /// The object (deleted, or marked for deletion).
+    pub object: Value,
+    /// True when removed from the store now; false when finalizers or a grace period keep it.
+    pub gone: bool,
+}
+
+/// Delete one object by key, honouring options and finalizers.
+pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOptions) -> Result<Deleted, ApiError> {
+    let info = &ctx.info;
+    for _ in 0..8 {
+        let cur = ctx.state.store.get(key).ok_or_else(|| ApiError::not_found(&info.group, &info.resource, name))?;
+        let obj = cur.value();
+        let uid = meta::str_field(&obj, "uid").unwrap_or("");
+        if let Some(want) = &opts.uid {
+            if want != uid {
+                return Err(ApiError::conflict(&info.group, &info.resource, name, &format!(
+                    "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
+                )));
+            }
+        }
+        if let Some(want) = &opts.resource_version {
+            let have = cur.mod_rev.to_string();
+            if *want != have {
+                return Err(ApiError::conflict(&info.group, &info.resource, name, &format!(
+                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in meta: {have}"
+                )));
+            }
+        }
+        let mut marked = obj.clone();
+        let needs_marking = hooks::before_delete(ctx, &mut marked, opts);
+        let mut finalizers = meta::finalizers(&marked);
+        let add = match opts.propagation.as_deref() {
+            Some("Foreground") => Some("foregroundDeletion"),
+            Some("Orphan") => Some("orphan"),
+            _ => None,
+        };
+        if let Some(f) = add {
+            if !finalizers.iter().any(|x| x == f) {
+                finalizers.push(f.to_string());
+            }
+        }
+        let already = obj.pointer("/metadata/deletionTimestamp").is_some();
+        if needs_marking || !finalizers.is_empty() {
+            if already && finalizers == meta::finalizers(&obj) && !needs_marking {
+                return Ok(Deleted { object: present(info, obj), gone: false });
+            }
+            {
+                let m = meta::metadata_mut(&mut marked);
+                if !already {
+                    m.insert("deletionTimestamp".into(), json!(meta::now_rfc3339()));
+                    m.entry("deletionGracePeriodSeconds").or_insert(json!(0));
+                }
+                if !finalizers.is_empty() {
+                    m.insert("finalizers".into(), json!(finalizers));
+                }
+            }
+            if opts.dry_run {
+                return Ok(Deleted { object: present(info, marked), gone: false });
+            }
+            match ctx.state.store.update(key.to_string(), Some(cur.mod_rev), marked).await {
+                Ok(stored) => {
+                    let v = stored.value();
+                    hooks::after_write(ctx, &v).await;
+                    return Ok(Deleted { object: present(info, v), gone: false });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(store_error(info, name, e)),
+            }
+        }
+        if opts.dry_run {
+            return Ok(Deleted { object: present(info, obj), gone: true });
+        }
+        match ctx.state.store.delete(key.to_string(), Some(cur.mod_rev)).await {
+            Ok(stored) => {
+                let v = stored.value();
+                hooks::after_delete(ctx, &v).await;
+                return Ok(Deleted { object: present(info, v), gone: true });
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_error(info, name, e)),
+        }
+    }
+    Err(ApiError::stale(&info.group, &info.resource, name))
+}
+
+/// DELETE one object.
+pub async fn delete(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+    let opts = DeleteOptions::parse(ctx)?;
+    let name = ctx.name()?.to_string();
+    let d = delete_object(ctx, &ctx.key()?, &name, &opts).await?;
+    respond_one(ctx, d.object, if d.gone { 200 } else { 202 })
+}
+
+/// DELETE a collection: every object matching the selectors.
+pub async fn delete_collection(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+    let opts = DeleteOptions::parse(ctx)?;
+    let sel = Selectors::from_ctx(ctx)?;
+    let (items, rv) = select(ctx, &sel);
+    let mut deleted = Vec::new();
+    for o in items {
+        let v = o.value();
+        let name = meta::name(&v).unwrap_or("").to_string();
+        match delete_object(ctx, &o.key, &name, &opts).await {
+            Ok(d) => deleted.push(d.object),
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(http::json(
+        200,
+        &json!({"kind": ctx.info.list_kind(), "apiVersion": ctx.info.api_version(), "metadata": {"resourceVersion": rv.to_string()}, "items": deleted}),
+    ))
+}
+
+/// POST pods/NAME/eviction: delete the pod unless a PodDisruptionBudget forbids it.
+pub async fn evict(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+    let name = ctx.name()?.to_string();
+    let ns = ctx.ns.clone().unwrap_or_default();
+    let body = if ctx.body.is_empty() {
+        json!({})
+    } else {
+        crate::objects::decode_body(ctx.header("content-type"), &ctx.body)?.value
+    };
+    let pod = ctx
+        .state
+        .store
+        .get(&ctx.key()?)
+        .ok_or_else(|| ApiError::not_found("", "pods", &name))?
+        .value();
+    let mut opts = DeleteOptions::default();
+    if let Some(d) = body.get("deleteOptions") {
+        DeleteOptions::from_value(&mut opts, d)?;
+    }
+    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+    let terminal = phase == "Succeeded" || phase == "Failed";
+    let registry = ctx.state.registry();
+    if let (false, Some(pdb_info)) = (terminal, registry.get("policy", "v1", "poddisruptionbudgets")) {
+        let (pdbs, _) = ctx.state.store.list(&pdb_info.namespace_prefix(Some(&ns)));
+        let matching: Vec<_> = pdbs
+            .into_iter()
+            .filter(|p| {
+                let v = p.value();
+                let sel = v.pointer("/spec/selector").cloned().unwrap_or(Value::Null);
+                skiff_selectors::LabelSelector::from_json(&sel).map(|s| !s.is_empty() && s.matches(meta::labels(&pod))).unwrap_or(false)
+            })
+            .collect();
+        if matching.len() > 1 {
+            return Err(ApiError::internal("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."));
+        }
+        if let Some(pdb) = matching.first() {
+            let v = pdb.value();
+            let allowed = v.pointer("/status/disruptionsAllowed").and_then(Value::as_i64).unwrap_or(0);
+            let observed = v.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
+            let generation = v.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            if allowed < 1 || observed < generation {
+                let pdb_name = meta::name(&v).unwrap_or("");
+                let desired = v.pointer("/status/desiredHealthy").and_then(Value::as_i64).unwrap_or(0);
+                let healthy = v.pointer("/status/currentHealthy").and_then(Value::as_i64).unwrap_or(0);
+                let mut e = ApiError::too_many_requests("Cannot evict pod as it would violate the pod's disruption budget.", 10);
+                e.causes = vec![Cause {
+                    reason: "DisruptionBudget".into(),
+                    message: format!("The disruption budget {pdb_name} needs {desired} healthy pods and has {healthy} currently"),
+                    field: String::new(),
+                }];
+                return Err(e);
+            }
+            if !opts.dry_run {
+                let mut updated = v.clone();
+                updated["status"]["disruptionsAllowed"] = json!(allowed - 1);
+                updated["status"]["disruptedPods"][&name] = json!(meta::now_rfc3339());
+                ctx.state
+                    .store
+                    .update(pdb.key.clone(), Some(pdb.mod_rev), updated)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Conflict { .. } => ApiError::too_many_requests("the disruption budget changed; retry the eviction", 1),
+                        other => store_error(&pdb_info, &name, other),
+                    })?;
+            }
+        }
+    }
+    delete_object(ctx, &ctx.key()?, &name, &opts).await?;
+    Ok(http::json(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+}

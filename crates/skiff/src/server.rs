@@ -1,0 +1,81 @@
+//! Wiring of `skiff server`: store, API server, background loops, signals.
+
+use crate::cli::{KubeconfigArgs, ServerArgs};
+use anyhow::Context;
+use skiff_apiserver::{auth::Tokens, handlers, pki, server, ApiServer, Config};
+use skiff_store::{SqliteStore, Store, StoreOptions};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Run the control plane until SIGTERM/SIGINT (a second signal exits at once).
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let pki = pki::Pki::ensure(&args.data_dir, &pki::default_sans(&args.tls_san)).context("preparing certificates")?;
+    let client_host = if args.bind_address.is_unspecified() { "127.0.0.1".to_string() } else { args.bind_address.to_string() };
+    let url = format!("https://{client_host}:{}", args.port);
+    let kubeconfig = pki.admin_kubeconfig(&url)?;
+    let kubeconfig_path = args.data_dir.join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig_path, &kubeconfig).with_context(|| format!("writing {}", kubeconfig_path.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&kubeconfig_path, std::fs::Permissions::from_mode(0o600));
+    }
+    let tokens = match &args.token_auth_file {
+        Some(p) => Tokens::load(p)?,
+        None => Tokens::default(),
+    };
+    let store: Arc<dyn Store> = SqliteStore::open(&args.data_dir.join("state.db"), StoreOptions { history: 20_000, ..StoreOptions::default() })
+        .context("opening the store")?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let config = Config { advertise_address: format!("{client_host}:{}", args.port), ..Config::default() };
+    let state = ApiServer::new(store.clone(), tokens, config, shutdown_rx);
+    handlers::register_crds(&state);
+    handlers::bootstrap(&state).await.context("creating default objects")?;
+    tokio::spawn(handlers::namespace_cleanup_loop(state.clone()));
+    let tls = server::tls_config(&pki.path("ca.crt"), &pki.path("server.crt"), &pki.path("server.key"))?;
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining in-flight requests (send the signal again to exit now)");
+        let _ = shutdown_tx.send(true);
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting immediately");
+        std::process::exit(130);
+    });
+    eprintln!("skiff server ready at {url}; kubeconfig: {}", kubeconfig_path.display());
+    let addr = SocketAddr::new(args.bind_address, args.port);
+    server::serve(state, addr, tls, Duration::from_secs(args.shutdown_grace_seconds)).await?;
+    store.close().await;
+    tracing::info!("store closed; bye");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    let mut int = match signal(SignalKind::interrupt()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Print the admin kubeconfig.
+pub fn print_kubeconfig(args: KubeconfigArgs) -> anyhow::Result<()> {
+    let path = args.data_dir.join("kubeconfig.yaml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (has `skiff server` run with this --data-dir?)", path.display()))?;
+    print!("{text}");
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! Test harness: start a real `skiff server` on a free loopback port with a fresh data dir,
+//! drive it with the real kubectl, and clean up (process and data) on drop, even on panic.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server.
+pub struct Cluster {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    /// HTTPS port.
+    pub port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Result of a kubectl run.
+pub struct Run {
+    /// Exit status success.
+    pub ok: bool,
+    /// stdout.
+    pub stdout: String,
+    /// stderr.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            ok: o.status.success(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Cluster {
+    /// Start a server and wait until kubectl can reach it.
+    pub fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = Cluster { child: None, dir, port: free_port() };
+        c.spawn();
+        c
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("server.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["server", "--port", &self.port.to_string(), "--data-dir"])
+            .arg(self.data_dir())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start skiff server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.data_dir().join("kubeconfig.yaml").exists() {
+                let r = self.kubectl(&["get", "--raw", "/readyz"]);
+                if r.ok {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server did not become ready:\n{}", self.log());
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A scratch directory for test files.
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Server log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Stop the server with a signal and wait for it (SIGTERM = graceful, SIGKILL = crash).
+    pub fn stop(&mut self, signal: &str) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not exit after SIG{signal}");
+        }
+    }
+
+    /// Start the server again on the same data dir and port.
+    pub fn restart(&mut self) {
+        self.stop("TERM");
+        self.spawn();
+    }
+
+    /// Start again after a crash.
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
+    /// Run kubectl against this cluster.
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        self.kubectl_env(args, &[])
+    }
+
+    /// Run kubectl with extra environment variables.
+    pub fn kubectl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new("kubectl");
+        cmd.args(args).env("KUBECONFIG", self.data_dir().join("kubeconfig.yaml")).env("HOME", self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null()).output().expect("run kubectl").into()
+    }
+
+    /// Run kubectl with `input` on stdin.
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Run {
+        let mut child = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.data_dir().join("kubeconfig.yaml"))
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child.wait_with_output().expect("kubectl output").into()
+    }
+
+    /// Run kubectl and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.kubectl(args);
+        assert!(r.ok, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}\nserver log tail: {}", r.stdout, r.stderr, tail(&self.log()));
+        r.stdout
+    }
+
+    /// Apply a manifest from a string; require success.
+    pub fn apply(&self, manifest: &str) -> String {
+        let r = self.kubectl_stdin(&["apply", "-f", "-"], manifest);
+        assert!(r.ok, "apply failed:\n{}\n{}", r.stdout, r.stderr);
+        r.stdout
+    }
+
+    /// Run kubectl and require failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let r = self.kubectl(args);
+        assert!(!r.ok, "kubectl {args:?} unexpectedly succeeded:\n{}", r.stdout);
+        r.stderr
+    }
+
+    /// Parse `kubectl get -o json` output.
+    pub fn get_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a: Vec<&str> = vec!["get"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["-o", "json"]);
+        serde_json::from_str(&self.ok(&a)).expect("kubectl json")
+    }
+
+    /// Write a file into the scratch dir.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.scratch().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Path of a seed manifest shipped beside the repository (../shared/fixtures/seeds).
+pub fn seed(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/seeds").join(name)
+}

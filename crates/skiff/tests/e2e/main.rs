@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `skiff` binary driven by the real kubectl.
+
+mod harness;
+
+mod apply;
+mod basics;
+mod crd;
+mod errors;
+mod lifecycle;
+mod mutate;
+mod seeds;
