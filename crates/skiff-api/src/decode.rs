@@ -18,9 +18,17 @@ pub struct Decoded {
 pub fn json(body: &[u8]) -> Result<Decoded, String> {
     let dups = RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = Seed { path: String::new(), dups: &dups }.deserialize(&mut de).map_err(|e| e.to_string())?;
+    let value = Seed {
+        path: String::new(),
+        dups: &dups,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
-    Ok(Decoded { value, duplicates: dups.into_inner() })
+    Ok(Decoded {
+        value,
+        duplicates: dups.into_inner(),
+    })
 }
 
 /// Parse YAML (a single document); JSON is valid YAML. Duplicate keys are an error in YAML.
@@ -34,7 +42,10 @@ pub fn yaml(body: &[u8]) -> Result<Decoded, String> {
             msg
         }
     })?;
-    Ok(Decoded { value, duplicates: Vec::new() })
+    Ok(Decoded {
+        value,
+        duplicates: Vec::new(),
+    })
 }
 
 struct Seed<'a> {
@@ -64,7 +75,9 @@ impl<'de> Visitor<'de> for Seed<'_> {
         Ok(Value::from(v))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null))
+        Ok(serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .unwrap_or(Value::Null))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_string()))
@@ -80,7 +93,10 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Seed { path: self.path.clone(), dups: self.dups })? {
+        while let Some(v) = seq.next_element_seed(Seed {
+            path: self.path.clone(),
+            dups: self.dups,
+        })? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -88,8 +104,15 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
-            let v = map.next_value_seed(Seed { path: path.clone(), dups: self.dups })?;
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            let v = map.next_value_seed(Seed {
+                path: path.clone(),
+                dups: self.dups,
+            })?;
             if out.insert(key, v).is_some() {
                 self.dups.borrow_mut().push(path);
             }
@@ -104,7 +127,8 @@ mod tests {
 
     #[test]
     fn duplicate_fields_are_reported_with_paths() {
-        let d = json(br#"{"metadata":{"name":"a","name":"b"},"spec":{"x":[{"y":1,"y":2}]}}"#).expect("parses");
+        let d = json(br#"{"metadata":{"name":"a","name":"b"},"spec":{"x":[{"y":1,"y":2}]}}"#)
+            .expect("parses");
         assert_eq!(d.duplicates, vec!["metadata.name", "spec.x.y"]);
         assert_eq!(d.value["metadata"]["name"], "b");
     }

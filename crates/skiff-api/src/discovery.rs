@@ -14,8 +14,10 @@ pub fn api_versions(server_address: &str) -> Value {
 }
 
 fn group_entry(group: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> =
-        versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({
         "name": group,
         "versions": vs,
@@ -54,7 +56,11 @@ pub fn api_resource_list(reg: &Registry, group: &str, version: &str) -> Option<V
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let mut out = Vec::new();
     for r in &resources {
         let mut e = json!({
@@ -88,7 +94,9 @@ pub fn api_resource_list(reg: &Registry, group: &str, version: &str) -> Option<V
             out.push(e);
         }
     }
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
+    )
 }
 
 fn aggregated_resource(r: &ResourceInfo) -> Value {
@@ -137,12 +145,19 @@ pub fn aggregated(reg: &Registry, legacy: bool, version: &str) -> Value {
         let versions: Vec<Value> = vs
             .iter()
             .map(|v| {
-                let resources: Vec<Value> =
-                    reg.in_group_version(&g, v).iter().map(|r| aggregated_resource(r)).collect();
+                let resources: Vec<Value> = reg
+                    .in_group_version(&g, v)
+                    .iter()
+                    .map(|r| aggregated_resource(r))
+                    .collect();
                 json!({"version": v, "resources": resources, "freshness": "Current"})
             })
             .collect();
-        let metadata = if legacy { json!({"creationTimestamp": null}) } else { json!({"name": g, "creationTimestamp": null}) };
+        let metadata = if legacy {
+            json!({"creationTimestamp": null})
+        } else {
+            json!({"name": g, "creationTimestamp": null})
+        };
         items.push(json!({"metadata": metadata, "versions": versions}));
     }
     json!({
@@ -161,12 +176,18 @@ mod tests {
     fn resource_list_includes_subresources_with_foreign_kinds() {
         let reg = Registry::builtin();
         let l = api_resource_list(&reg, "apps", "v1").expect("apps/v1");
-        let scale = l["resources"].as_array().and_then(|a| a.iter().find(|r| r["name"] == "deployments/scale")).cloned();
+        let scale = l["resources"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == "deployments/scale"))
+            .cloned();
         let scale = scale.expect("deployments/scale listed");
         assert_eq!(scale["group"], "autoscaling");
         assert_eq!(scale["kind"], "Scale");
         let core = api_resource_list(&reg, "", "v1").expect("v1");
-        let ev = core["resources"].as_array().and_then(|a| a.iter().find(|r| r["name"] == "pods/eviction")).cloned();
+        let ev = core["resources"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == "pods/eviction"))
+            .cloned();
         assert_eq!(ev.expect("pods/eviction")["group"], "policy");
     }
 

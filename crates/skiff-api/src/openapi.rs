@@ -21,7 +21,10 @@ pub fn gv_path(group: &str, version: &str) -> String {
 pub fn index(entries: &[(String, String)]) -> Value {
     let mut paths = Map::new();
     for (path, hash) in entries {
-        paths.insert(path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}));
+        paths.insert(
+            path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -43,7 +46,10 @@ fn rewrite_refs(v: &Value) -> Value {
             for (k, x) in m {
                 if k == "$ref" {
                     if let Some(s) = x.as_str() {
-                        out.insert(k.clone(), json!(s.replace("#/definitions/", "#/components/schemas/")));
+                        out.insert(
+                            k.clone(),
+                            json!(s.replace("#/definitions/", "#/components/schemas/")),
+                        );
                         continue;
                     }
                 }
@@ -82,7 +88,13 @@ fn param(name: &str, location: &str, required: bool) -> Value {
     json!({"name": name, "in": location, "required": required, "schema": {"type": "string", "uniqueItems": true}})
 }
 
-fn operation(action: &str, gvk: &Value, schema_ref: &Value, params: Vec<Value>, body: bool) -> Value {
+fn operation(
+    action: &str,
+    gvk: &Value,
+    schema_ref: &Value,
+    params: Vec<Value>,
+    body: bool,
+) -> Value {
     let mut op = json!({
         "operationId": format!("{action}{}", gvk["kind"].as_str().unwrap_or("")),
         "x-kubernetes-action": action,
@@ -117,7 +129,10 @@ fn custom_component(r: &ResourceInfo) -> Value {
             p.insert("kind".into(), json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}));
             p.insert("metadata".into(), json!({"allOf": [def_ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")], "description": "Standard object's metadata."}));
         }
-        m.insert("x-kubernetes-group-version-kind".into(), json!([{"group": r.group, "version": r.version, "kind": r.kind}]));
+        m.insert(
+            "x-kubernetes-group-version-kind".into(),
+            json!([{"group": r.group, "version": r.version, "kind": r.kind}]),
+        );
     }
     schema
 }
@@ -166,14 +181,30 @@ pub fn document(reg: &Registry, group: &str, version: &str) -> Option<Value> {
             v
         };
         let write_params = || {
-            ns_params(vec![param("dryRun", "query", false), param("fieldManager", "query", false), param("fieldValidation", "query", false)])
+            ns_params(vec![
+                param("dryRun", "query", false),
+                param("fieldManager", "query", false),
+                param("fieldValidation", "query", false),
+            ])
         };
         let mut coll = Map::new();
         if r.supports("list") {
-            coll.insert("get".into(), operation("list", &gvk, &obj_ref, ns_params(vec![param("labelSelector", "query", false)]), false));
+            coll.insert(
+                "get".into(),
+                operation(
+                    "list",
+                    &gvk,
+                    &obj_ref,
+                    ns_params(vec![param("labelSelector", "query", false)]),
+                    false,
+                ),
+            );
         }
         if r.supports("create") {
-            coll.insert("post".into(), operation("post", &gvk, &obj_ref, write_params(), true));
+            coll.insert(
+                "post".into(),
+                operation("post", &gvk, &obj_ref, write_params(), true),
+            );
         }
         paths.insert(base.clone(), Value::Object(coll));
         let mut item = Map::new();
@@ -183,10 +214,16 @@ pub fn document(reg: &Registry, group: &str, version: &str) -> Option<Value> {
             v
         };
         if r.supports("get") {
-            item.insert("get".into(), operation("get", &gvk, &obj_ref, named(ns_params(vec![])), false));
+            item.insert(
+                "get".into(),
+                operation("get", &gvk, &obj_ref, named(ns_params(vec![])), false),
+            );
         }
         if r.supports("update") {
-            item.insert("put".into(), operation("put", &gvk, &obj_ref, named(write_params()), true));
+            item.insert(
+                "put".into(),
+                operation("put", &gvk, &obj_ref, named(write_params()), true),
+            );
         }
         if r.supports("patch") {
             let mut p = named(write_params());
@@ -194,7 +231,10 @@ pub fn document(reg: &Registry, group: &str, version: &str) -> Option<Value> {
             item.insert("patch".into(), operation("patch", &gvk, &obj_ref, p, true));
         }
         if r.supports("delete") {
-            item.insert("delete".into(), operation("delete", &gvk, &obj_ref, named(ns_params(vec![])), false));
+            item.insert(
+                "delete".into(),
+                operation("delete", &gvk, &obj_ref, named(ns_params(vec![])), false),
+            );
         }
         paths.insert(format!("{base}/{{name}}"), Value::Object(item));
         for s in &r.subresources {
@@ -207,16 +247,29 @@ pub fn document(reg: &Registry, group: &str, version: &str) -> Option<Value> {
                 s.kind.clone().unwrap_or_else(|| r.kind.clone()),
             );
             let sgvk = json!({"group": sg, "version": sv, "kind": sk});
-            let sname = if s.name == "status" { name.clone() } else { defs.name_for(&sg, &sv, &sk).unwrap_or("").to_string() };
+            let sname = if s.name == "status" {
+                name.clone()
+            } else {
+                defs.name_for(&sg, &sv, &sk).unwrap_or("").to_string()
+            };
             if sname.is_empty() {
                 continue;
             }
             wanted.push(sname.clone());
             let sref = def_ref(&sname);
             let mut sub = Map::new();
-            sub.insert("get".into(), operation("get", &sgvk, &sref, named(ns_params(vec![])), false));
-            sub.insert("put".into(), operation("put", &sgvk, &sref, named(write_params()), true));
-            sub.insert("patch".into(), operation("patch", &sgvk, &sref, named(write_params()), true));
+            sub.insert(
+                "get".into(),
+                operation("get", &sgvk, &sref, named(ns_params(vec![])), false),
+            );
+            sub.insert(
+                "put".into(),
+                operation("put", &sgvk, &sref, named(write_params()), true),
+            );
+            sub.insert(
+                "patch".into(),
+                operation("patch", &sgvk, &sref, named(write_params()), true),
+            );
             paths.insert(format!("{base}/{{name}}/{}", s.name), Value::Object(sub));
         }
     }
@@ -261,13 +314,25 @@ mod tests {
     fn apps_document_has_validating_patch_operation() {
         let reg = Registry::builtin();
         let doc = document(&reg, "apps", "v1").expect("apps/v1 document");
-        let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(patch["parameters"].as_array().is_some_and(|p| p.iter().any(|x| x["name"] == "fieldValidation")));
+        let patch =
+            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "Deployment"
+        );
+        assert!(patch["parameters"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|x| x["name"] == "fieldValidation")));
         let schemas = &doc["components"]["schemas"];
         assert!(schemas.get("io.k8s.api.apps.v1.Deployment").is_some());
-        assert!(schemas.get("io.k8s.api.core.v1.PodSpec").is_some(), "refs are followed");
+        assert!(
+            schemas.get("io.k8s.api.core.v1.PodSpec").is_some(),
+            "refs are followed"
+        );
         let text = doc.to_string();
-        assert!(!text.contains("#/definitions/"), "refs rewritten to components");
+        assert!(
+            !text.contains("#/definitions/"),
+            "refs rewritten to components"
+        );
     }
 }

@@ -89,7 +89,11 @@ impl ResourceInfo {
     /// Storage key prefix for every object of this resource: `/registry/<group>/<resource>/`.
     /// Versions of one group share the prefix, so every version sees the same objects.
     pub fn key_prefix(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { &self.group };
+        let group = if self.group.is_empty() {
+            "core"
+        } else {
+            &self.group
+        };
         format!("/registry/{group}/{}/", self.resource)
     }
 
@@ -137,8 +141,18 @@ const SHORT_NAMES: &[(&str, &str, &[&str], &[&str])] = &[
     ("apps", "daemonsets", &["ds"], &["all"]),
     ("batch", "jobs", &[], &["all"]),
     ("batch", "cronjobs", &["cj"], &["all"]),
-    ("autoscaling", "horizontalpodautoscalers", &["hpa"], &["all"]),
-    ("apiextensions.k8s.io", "customresourcedefinitions", &["crd", "crds"], &["api-extensions"]),
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        &["hpa"],
+        &["all"],
+    ),
+    (
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        &["crd", "crds"],
+        &["api-extensions"],
+    ),
     ("networking.k8s.io", "ingresses", &["ing"], &[]),
     ("networking.k8s.io", "networkpolicies", &["netpol"], &[]),
     ("policy", "poddisruptionbudgets", &["pdb"], &[]),
@@ -162,17 +176,21 @@ impl Registry {
     /// The built-in resources of Kubernetes v1.33 that Skiff serves.
     pub fn builtin() -> Registry {
         let mut list: Vec<ResourceInfo> =
-            serde_json::from_str(include_str!("../data/resources.json")).expect("generated resources.json parses");
+            serde_json::from_str(include_str!("../data/resources.json"))
+                .expect("generated resources.json parses");
         for r in &mut list {
             r.singular = r.kind.to_lowercase();
-            if let Some((_, _, short, cats)) =
-                SHORT_NAMES.iter().find(|(g, res, _, _)| *g == r.group && *res == r.resource)
+            if let Some((_, _, short, cats)) = SHORT_NAMES
+                .iter()
+                .find(|(g, res, _, _)| *g == r.group && *res == r.resource)
             {
                 r.short_names = short.iter().map(|s| s.to_string()).collect();
                 r.categories = cats.iter().map(|s| s.to_string()).collect();
             }
             // Events from events.k8s.io share nothing with core events here: they keep their own keys.
-            r.storage_version = Self::preferred_version_of(&r.group).unwrap_or(&r.version).to_string();
+            r.storage_version = Self::preferred_version_of(&r.group)
+                .unwrap_or(&r.version)
+                .to_string();
             for s in &mut r.subresources {
                 // The connect subresources report their options kinds, as upstream discovery does.
                 let options_kind = match (r.resource.as_str(), s.name.as_str()) {
@@ -223,7 +241,8 @@ impl Registry {
             .collect();
         self.by_resource.clear();
         for (i, r) in kept.iter().enumerate() {
-            self.by_resource.insert((r.group.clone(), r.version.clone(), r.resource.clone()), i);
+            self.by_resource
+                .insert((r.group.clone(), r.version.clone(), r.resource.clone()), i);
         }
         self.resources = kept;
     }
@@ -237,7 +256,10 @@ impl Registry {
 
     /// Look up a resource by group, version and kind.
     pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ResourceInfo>> {
-        self.resources.iter().find(|r| r.group == group && r.version == version && r.kind == kind).cloned()
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+            .cloned()
     }
 
     /// Every served resource.
@@ -257,7 +279,7 @@ impl Registry {
         }
         let mut out: Vec<(String, Vec<String>)> = groups.into_iter().collect();
         for (g, vs) in &mut out {
-            vs.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+            vs.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
             if let Some(p) = Self::preferred_version_of(g) {
                 if let Some(pos) = vs.iter().position(|v| v == p) {
                     let v = vs.remove(pos);
@@ -270,7 +292,11 @@ impl Registry {
 
     /// Resources of one group-version.
     pub fn in_group_version(&self, group: &str, version: &str) -> Vec<Arc<ResourceInfo>> {
-        self.resources.iter().filter(|r| r.group == group && r.version == version).cloned().collect()
+        self.resources
+            .iter()
+            .filter(|r| r.group == group && r.version == version)
+            .cloned()
+            .collect()
     }
 }
 
@@ -306,15 +332,20 @@ mod tests {
         assert!(pods.subresource("eviction").is_some());
         let ns = r.get("", "v1", "namespaces").expect("namespaces");
         assert!(!ns.namespaced);
-        let scale = r.get("apps", "v1", "deployments").and_then(|d| d.subresource("scale").cloned());
+        let scale = r
+            .get("apps", "v1", "deployments")
+            .and_then(|d| d.subresource("scale").cloned());
         assert_eq!(scale.and_then(|s| s.kind), Some("Scale".to_string()));
-        assert_eq!(pods.key(Some("default"), "p"), "/registry/core/pods/default/p");
+        assert_eq!(
+            pods.key(Some("default"), "p"),
+            "/registry/core/pods/default/p"
+        );
     }
 
     #[test]
     fn version_priority_orders_like_upstream() {
         let mut v = vec!["v1beta1", "v2", "v1", "v1alpha1", "v2beta2"];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         assert_eq!(v, vec!["v2", "v1", "v2beta2", "v1beta1", "v1alpha1"]);
     }
 }

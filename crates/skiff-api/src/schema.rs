@@ -20,13 +20,20 @@ impl Definitions {
         static DEFS: OnceLock<Definitions> = OnceLock::new();
         DEFS.get_or_init(|| {
             let map: Map<String, Value> =
-                serde_json::from_str(include_str!("../data/definitions.json")).expect("generated definitions parse");
+                serde_json::from_str(include_str!("../data/definitions.json"))
+                    .expect("generated definitions parse");
             let mut by_gvk = HashMap::new();
             for (name, def) in &map {
-                if let Some(list) = def.get("x-kubernetes-group-version-kind").and_then(Value::as_array) {
+                if let Some(list) = def
+                    .get("x-kubernetes-group-version-kind")
+                    .and_then(Value::as_array)
+                {
                     for g in list {
-                        let s = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                        by_gvk.entry((s("group"), s("version"), s("kind"))).or_insert_with(|| name.clone());
+                        let s =
+                            |k: &str| g.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                        by_gvk
+                            .entry((s("group"), s("version"), s("kind")))
+                            .or_insert_with(|| name.clone());
                     }
                 }
             }
@@ -36,7 +43,9 @@ impl Definitions {
 
     /// Definition name for a group/version/kind.
     pub fn name_for(&self, group: &str, version: &str, kind: &str) -> Option<&str> {
-        self.by_gvk.get(&(group.to_string(), version.to_string(), kind.to_string())).map(String::as_str)
+        self.by_gvk
+            .get(&(group.to_string(), version.to_string(), kind.to_string()))
+            .map(String::as_str)
     }
 
     /// The raw definition.
@@ -50,9 +59,18 @@ impl Definitions {
     }
 
     /// The root node for a built-in kind.
-    pub fn root_for(&'static self, group: &str, version: &str, kind: &str) -> Option<Node<'static>> {
+    pub fn root_for(
+        &'static self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Option<Node<'static>> {
         let name = self.name_for(group, version, kind)?;
-        Some(Node { defs: self, value: self.map.get(name)?, name: Some(name_short(name)) })
+        Some(Node {
+            defs: self,
+            value: self.map.get(name)?,
+            name: Some(name_short(name)),
+        })
     }
 }
 
@@ -87,26 +105,45 @@ pub struct FieldFacts {
 impl<'a> Node<'a> {
     /// A node over an inline schema (a CRD's openAPIV3Schema).
     pub fn inline(value: &'a Value) -> Node<'a> {
-        Node { defs: Definitions::get(), value, name: None }
+        Node {
+            defs: Definitions::get(),
+            value,
+            name: None,
+        }
     }
 
     /// The ObjectMeta schema.
     pub fn object_meta() -> Node<'static> {
         let defs = Definitions::get();
-        Node { defs, value: defs.map.get(OBJECT_META).unwrap_or(&Value::Null), name: Some("ObjectMeta") }
+        Node {
+            defs,
+            value: defs.map.get(OBJECT_META).unwrap_or(&Value::Null),
+            name: Some("ObjectMeta"),
+        }
     }
 
     fn resolve(self) -> Node<'a> {
         let mut n = self;
         for _ in 0..8 {
             let r = n.value.get("$ref").and_then(Value::as_str).or_else(|| {
-                n.value.get("allOf").and_then(Value::as_array).and_then(|a| a.first()).and_then(|f| f.get("$ref")).and_then(Value::as_str)
+                n.value
+                    .get("allOf")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.first())
+                    .and_then(|f| f.get("$ref"))
+                    .and_then(Value::as_str)
             });
             match r {
                 Some(r) => {
                     let name = r.rsplit('/').next().unwrap_or(r);
                     match n.defs.map.get(name) {
-                        Some(v) => n = Node { defs: n.defs, value: v, name: Some(name_short(name)) },
+                        Some(v) => {
+                            n = Node {
+                                defs: n.defs,
+                                value: v,
+                                name: Some(name_short(name)),
+                            }
+                        }
                         None => return n,
                     }
                 }
@@ -136,7 +173,10 @@ impl<'a> Node<'a> {
     pub fn is_free_form(&self) -> bool {
         let n = self.resolve();
         let v = n.value;
-        if v.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true) {
+        if v.get("x-kubernetes-preserve-unknown-fields")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
             return v.get("properties").is_none();
         }
         if v.get("x-kubernetes-int-or-string").is_some() {
@@ -144,21 +184,31 @@ impl<'a> Node<'a> {
         }
         match v.get("type").and_then(Value::as_str) {
             None => v.get("properties").is_none() && v.get("items").is_none(),
-            Some("object") => v.get("properties").is_none() && v.get("additionalProperties").is_none(),
+            Some("object") => {
+                v.get("properties").is_none() && v.get("additionalProperties").is_none()
+            }
             _ => false,
         }
     }
 
     /// Whether unknown fields under this object node are kept (CRD preserve-unknown-fields).
     pub fn preserves_unknown(&self) -> bool {
-        self.resolve().value.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true)
+        self.resolve()
+            .value
+            .get("x-kubernetes-preserve-unknown-fields")
+            .and_then(Value::as_bool)
+            == Some(true)
     }
 
     /// Declared property `name` of an object node.
     pub fn property(&self, name: &str) -> Option<Node<'a>> {
         let n = self.resolve();
         let v = n.value.get("properties")?.get(name)?;
-        Some(Node { defs: n.defs, value: v, name: None })
+        Some(Node {
+            defs: n.defs,
+            value: v,
+            name: None,
+        })
     }
 
     /// Whether the node declares properties.
@@ -170,7 +220,11 @@ impl<'a> Node<'a> {
     pub fn items(&self) -> Option<Node<'a>> {
         let n = self.resolve();
         let v = n.value.get("items")?;
-        Some(Node { defs: n.defs, value: v, name: None })
+        Some(Node {
+            defs: n.defs,
+            value: v,
+            name: None,
+        })
     }
 
     /// Value schema of a map node.
@@ -178,7 +232,11 @@ impl<'a> Node<'a> {
         let n = self.resolve();
         match n.value.get("additionalProperties")? {
             Value::Bool(_) => None,
-            v => Some(Node { defs: n.defs, value: v, name: None }),
+            v => Some(Node {
+                defs: n.defs,
+                value: v,
+                name: None,
+            }),
         }
     }
 
@@ -201,7 +259,12 @@ impl<'a> Node<'a> {
     pub fn facts(&self) -> FieldFacts {
         let own = self.value;
         let res = self.resolve().value;
-        let s = |k: &str| own.get(k).or_else(|| res.get(k)).and_then(Value::as_str).map(str::to_string);
+        let s = |k: &str| {
+            own.get(k)
+                .or_else(|| res.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         FieldFacts {
             patch_strategy: s("x-kubernetes-patch-strategy"),
             patch_merge_key: s("x-kubernetes-patch-merge-key"),
@@ -210,7 +273,12 @@ impl<'a> Node<'a> {
                 .get("x-kubernetes-list-map-keys")
                 .or_else(|| res.get("x-kubernetes-list-map-keys"))
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default(),
             map_type: s("x-kubernetes-map-type"),
         }
@@ -260,9 +328,20 @@ pub fn prune(obj: &mut Value, root: Node<'_>, drop_nulls: bool) -> SchemaReport 
     if let Value::Object(map) = obj {
         let mut unknown = Vec::new();
         for (k, v) in map.iter_mut() {
-            let child = if k == "metadata" { Some(Node::object_meta()) } else { root.property(k) };
+            let child = if k == "metadata" {
+                Some(Node::object_meta())
+            } else {
+                root.property(k)
+            };
             match child {
-                Some(c) => walk(v, c, k, root.type_name().unwrap_or(""), drop_nulls, &mut report),
+                Some(c) => walk(
+                    v,
+                    c,
+                    k,
+                    root.type_name().unwrap_or(""),
+                    drop_nulls,
+                    &mut report,
+                ),
                 None if k == "apiVersion" || k == "kind" || root.preserves_unknown() => {}
                 None => {
                     report.unknown.push(k.clone());
@@ -287,9 +366,14 @@ fn go_type(node: &Node<'_>) -> String {
         (Some("number"), _) => "float64".into(),
         (Some("boolean"), _) => "bool".into(),
         (Some("string"), _) => "string".into(),
-        (Some("array"), _) => "[]".to_string() + &node.items().map(|i| go_type(&i)).unwrap_or_default(),
+        (Some("array"), _) => {
+            "[]".to_string() + &node.items().map(|i| go_type(&i)).unwrap_or_default()
+        }
         (Some("object"), _) if node.additional().is_some() => "map[string]string".into(),
-        _ => node.type_name().map(|s| format!("v1.{s}")).unwrap_or_else(|| "object".into()),
+        _ => node
+            .type_name()
+            .map(|s| format!("v1.{s}"))
+            .unwrap_or_else(|| "object".into()),
     }
 }
 
@@ -319,14 +403,25 @@ fn go_path(path: &str) -> String {
     out
 }
 
-fn walk(v: &mut Value, node: Node<'_>, path: &str, parent_type: &str, drop_nulls: bool, report: &mut SchemaReport) {
+fn walk(
+    v: &mut Value,
+    node: Node<'_>,
+    path: &str,
+    parent_type: &str,
+    drop_nulls: bool,
+    report: &mut SchemaReport,
+) {
     if v.is_null() {
         return;
     }
     let resolved_ty = node.ty();
     let int_or_string = node.format() == Some("int-or-string")
         || node.raw().get("x-kubernetes-int-or-string").is_some()
-        || node.resolve().value.get("x-kubernetes-int-or-string").is_some();
+        || node
+            .resolve()
+            .value
+            .get("x-kubernetes-int-or-string")
+            .is_some();
     if int_or_string {
         if !(v.is_string() || v.is_i64() || v.is_u64()) {
             report.type_errors.push(format!(
@@ -365,7 +460,14 @@ fn walk(v: &mut Value, node: Node<'_>, path: &str, parent_type: &str, drop_nulls
         Value::Array(items) => {
             if let Some(item_node) = node.items() {
                 for (i, item) in items.iter_mut().enumerate() {
-                    walk(item, item_node, &format!("{path}[{i}]"), parent_type, drop_nulls, report);
+                    walk(
+                        item,
+                        item_node,
+                        &format!("{path}[{i}]"),
+                        parent_type,
+                        drop_nulls,
+                        report,
+                    );
                 }
             }
         }
@@ -375,7 +477,14 @@ fn walk(v: &mut Value, node: Node<'_>, path: &str, parent_type: &str, drop_nulls
                 let mut unknown = Vec::new();
                 for (k, child) in map.iter_mut() {
                     match node.property(k) {
-                        Some(c) => walk(child, c, &format!("{path}.{k}"), &type_name, drop_nulls, report),
+                        Some(c) => walk(
+                            child,
+                            c,
+                            &format!("{path}.{k}"),
+                            &type_name,
+                            drop_nulls,
+                            report,
+                        ),
                         None if node.preserves_unknown() => {}
                         None => {
                             report.unknown.push(format!("{path}.{k}"));
@@ -388,7 +497,14 @@ fn walk(v: &mut Value, node: Node<'_>, path: &str, parent_type: &str, drop_nulls
                 }
             } else if let Some(val_node) = node.additional() {
                 for (k, child) in map.iter_mut() {
-                    walk(child, val_node, &format!("{path}[{k}]"), parent_type, drop_nulls, report);
+                    walk(
+                        child,
+                        val_node,
+                        &format!("{path}[{k}]"),
+                        parent_type,
+                        drop_nulls,
+                        report,
+                    );
                 }
             }
             if drop_nulls {
@@ -405,7 +521,9 @@ mod tests {
     use serde_json::json;
 
     fn deployment() -> Node<'static> {
-        Definitions::get().root_for("apps", "v1", "Deployment").expect("deployment schema")
+        Definitions::get()
+            .root_for("apps", "v1", "Deployment")
+            .expect("deployment schema")
     }
 
     #[test]
@@ -415,7 +533,11 @@ mod tests {
         let r = prune(&mut d, deployment(), true);
         assert_eq!(
             r.unknown,
-            vec!["metadata.bogus", "spec.replica", "spec.template.spec.containers[0].imagePullPolice"]
+            vec![
+                "metadata.bogus",
+                "spec.replica",
+                "spec.template.spec.containers[0].imagePullPolice"
+            ]
         );
         assert!(d["spec"].get("replica").is_none());
         assert!(r.type_errors.is_empty());
@@ -423,7 +545,8 @@ mod tests {
 
     #[test]
     fn type_errors_name_go_field() {
-        let mut d = json!({"spec":{"replicas":"three","strategy":{"rollingUpdate":{"maxSurge":"25%"}}}});
+        let mut d =
+            json!({"spec":{"replicas":"three","strategy":{"rollingUpdate":{"maxSurge":"25%"}}}});
         let r = prune(&mut d, deployment(), true);
         assert_eq!(
             r.type_errors,
@@ -434,15 +557,24 @@ mod tests {
     #[test]
     fn patch_facts_follow_refs() {
         let d = deployment();
-        let c = d.at_path(&["spec", "template", "spec", "containers"]).expect("containers");
+        let c = d
+            .at_path(&["spec", "template", "spec", "containers"])
+            .expect("containers");
         assert_eq!(c.facts().patch_merge_key.as_deref(), Some("name"));
-        let v = d.at_path(&["spec", "template", "spec", "volumes"]).expect("volumes");
-        assert_eq!(v.facts().patch_strategy.as_deref(), Some("merge,retainKeys"));
+        let v = d
+            .at_path(&["spec", "template", "spec", "volumes"])
+            .expect("volumes");
+        assert_eq!(
+            v.facts().patch_strategy.as_deref(),
+            Some("merge,retainKeys")
+        );
         let s = d.at_path(&["spec", "strategy"]).expect("strategy");
         assert_eq!(s.facts().patch_strategy.as_deref(), Some("retainKeys"));
         let f = d.at_path(&["metadata", "finalizers"]).expect("finalizers");
         assert_eq!(f.facts().patch_strategy.as_deref(), Some("merge"));
-        let labels = d.at_path(&["metadata", "labels", "app"]).expect("label value");
+        let labels = d
+            .at_path(&["metadata", "labels", "app"])
+            .expect("label value");
         assert_eq!(labels.ty(), Some("string"));
     }
 }

@@ -68,19 +68,31 @@ impl ApiError {
 
     /// 404: `pods "x" not found`.
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, resource)))
-            .with_details(group, resource, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, resource)),
+        )
+        .with_details(group, resource, name)
     }
 
     /// 404 for a URL that names no resource.
     pub fn path_not_found() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// 409: `configmaps "x" already exists`.
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, resource)))
-            .with_details(group, resource, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, resource)),
+        )
+        .with_details(group, resource, name)
     }
 
     /// 409 on a stale resourceVersion.
@@ -88,7 +100,10 @@ impl ApiError {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified(group, resource)),
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                qualified(group, resource)
+            ),
         )
         .with_details(group, resource, name)
     }
@@ -105,11 +120,26 @@ impl ApiError {
 
     /// 422 with one cause per field error: `Deployment.apps "x" is invalid: spec.replicas: ...`.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
-        let qualified_kind = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
-        let list: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let body = if list.len() == 1 { list[0].clone() } else { format!("[{}]", list.join(", ")) };
-        let mut e = Self::new(422, "Invalid", format!("{qualified_kind} \"{name}\" is invalid: {body}"))
-            .with_details(group, kind, name);
+        let qualified_kind = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        let list: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let body = if list.len() == 1 {
+            list[0].clone()
+        } else {
+            format!("[{}]", list.join(", "))
+        };
+        let mut e = Self::new(
+            422,
+            "Invalid",
+            format!("{qualified_kind} \"{name}\" is invalid: {body}"),
+        )
+        .with_details(group, kind, name);
         e.causes = causes;
         e
     }
@@ -131,7 +161,11 @@ impl ApiError {
 
     /// 413 for a body over the limit.
     pub fn too_large() -> Self {
-        Self::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728",
+        )
     }
 
     /// 405 for a verb a resource does not support.
@@ -139,7 +173,10 @@ impl ApiError {
         Self::new(
             405,
             "MethodNotAllowed",
-            format!("{verb} is not supported on resources of kind \"{}\"", qualified(group, resource)),
+            format!(
+                "{verb} is not supported on resources of kind \"{}\"",
+                qualified(group, resource)
+            ),
         )
     }
 
@@ -155,7 +192,11 @@ impl ApiError {
 
     /// 500: a server fault, never used for bad input.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     /// 429 with a retry hint.
@@ -236,7 +277,10 @@ mod tests {
         let s = e.to_status();
         assert_eq!(s["code"], 404);
         assert_eq!(s["details"]["group"], "apps");
-        assert_eq!(ApiError::not_found("", "pods", "p").to_status()["details"].get("group"), None);
+        assert_eq!(
+            ApiError::not_found("", "pods", "p").to_status()["details"].get("group"),
+            None
+        );
     }
 
     #[test]
@@ -245,9 +289,19 @@ mod tests {
             "apps",
             "Deployment",
             "web",
-            vec![Cause { reason: "FieldValueRequired".into(), message: "Required value".into(), field: "spec.selector".into() }],
+            vec![Cause {
+                reason: "FieldValueRequired".into(),
+                message: "Required value".into(),
+                field: "spec.selector".into(),
+            }],
         );
-        assert_eq!(e.message, "Deployment.apps \"web\" is invalid: spec.selector: Required value");
-        assert_eq!(e.to_status()["details"]["causes"][0]["field"], "spec.selector");
+        assert_eq!(
+            e.message,
+            "Deployment.apps \"web\" is invalid: spec.selector: Required value"
+        );
+        assert_eq!(
+            e.to_status()["details"]["causes"][0]["field"],
+            "spec.selector"
+        );
     }
 }

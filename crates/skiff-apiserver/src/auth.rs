@@ -57,9 +57,14 @@ pub struct Tokens {
 impl Tokens {
     /// Load a token file.
     pub fn load(path: &Path) -> Result<Tokens, AuthError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| AuthError::Read { path: path.display().to_string(), source })?;
-        Tokens::parse(&text).map_err(|line| AuthError::Malformed { path: path.display().to_string(), line })
+        let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Tokens::parse(&text).map_err(|line| AuthError::Malformed {
+            path: path.display().to_string(),
+            line,
+        })
     }
 
     /// Parse token file text; Err(line) names the first bad line.
@@ -76,16 +81,29 @@ impl Tokens {
             }
             let groups = fields
                 .get(3)
-                .map(|g| g.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .map(|g| {
+                    g.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default();
-            by_token.insert(fields[0].clone(), User::new(fields[1].clone(), groups, fields[2].clone()));
+            by_token.insert(
+                fields[0].clone(),
+                User::new(fields[1].clone(), groups, fields[2].clone()),
+            );
         }
         Ok(Tokens { by_token })
     }
 
     /// Add one token.
     pub fn insert(&mut self, token: &str, user: &str, groups: &[&str]) {
-        let u = User::new(user.into(), groups.iter().map(|s| s.to_string()).collect(), String::new());
+        let u = User::new(
+            user.into(),
+            groups.iter().map(|s| s.to_string()).collect(),
+            String::new(),
+        );
         self.by_token.insert(token.to_string(), u);
     }
 
@@ -114,8 +132,17 @@ fn split_csv(line: &str) -> Vec<String> {
 pub fn user_from_certificate(der: &[u8]) -> Option<User> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let subject = cert.subject();
-    let name = subject.iter_common_name().next()?.as_str().ok()?.to_string();
-    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok()).map(str::to_string).collect();
+    let name = subject
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
+    let groups = subject
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok())
+        .map(str::to_string)
+        .collect();
     Some(User::new(name, groups, String::new()))
 }
 

@@ -7,7 +7,11 @@ use skiff_api::ResourceInfo;
 
 /// Convert `obj` to the version `info` serves.
 pub fn convert(info: &ResourceInfo, obj: Value) -> Value {
-    let from = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let from = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let to = info.api_version();
     match (info.kind.as_str(), from.as_str(), to.as_str()) {
         ("HorizontalPodAutoscaler", "autoscaling/v2", "autoscaling/v1") => hpa_v2_to_v1(obj),
@@ -36,7 +40,8 @@ fn hpa_v2_to_v1(mut o: Value) -> Value {
         .pointer("/spec/metrics")
         .and_then(Value::as_array)
         .and_then(|ms| {
-            ms.iter().find(|m| m.pointer("/resource/name").and_then(Value::as_str) == Some("cpu"))
+            ms.iter()
+                .find(|m| m.pointer("/resource/name").and_then(Value::as_str) == Some("cpu"))
         })
         .and_then(|m| m.pointer("/resource/target/averageUtilization"))
         .cloned();
@@ -50,7 +55,10 @@ fn hpa_v2_to_v1(mut o: Value) -> Value {
     let current = o
         .pointer("/status/currentMetrics")
         .and_then(Value::as_array)
-        .and_then(|ms| ms.iter().find(|m| m.pointer("/resource/name").and_then(Value::as_str) == Some("cpu")))
+        .and_then(|ms| {
+            ms.iter()
+                .find(|m| m.pointer("/resource/name").and_then(Value::as_str) == Some("cpu"))
+        })
         .and_then(|m| m.pointer("/resource/current/averageUtilization"))
         .cloned();
     if let Some(status) = o.get_mut("status").and_then(Value::as_object_mut) {
@@ -91,11 +99,16 @@ mod tests {
     #[test]
     fn hpa_round_trips_cpu_target() {
         let reg = skiff_api::Registry::builtin();
-        let v1 = reg.get("autoscaling", "v1", "horizontalpodautoscalers").expect("v1");
+        let v1 = reg
+            .get("autoscaling", "v1", "horizontalpodautoscalers")
+            .expect("v1");
         let v2obj = json!({"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","spec":{"minReplicas":1,"maxReplicas":5,
             "metrics":[{"type":"Resource","resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":70}}}]}});
         let as_v1 = convert(&v1, v2obj.clone());
         assert_eq!(as_v1["spec"]["targetCPUUtilizationPercentage"], 70);
-        assert_eq!(to_storage(&v1, as_v1)["spec"]["metrics"], v2obj["spec"]["metrics"]);
+        assert_eq!(
+            to_storage(&v1, as_v1)["spec"]["metrics"],
+            v2obj["spec"]["metrics"]
+        );
     }
 }

@@ -15,7 +15,10 @@ fn contains(o: &StoredObject, needle: &[u8]) -> bool {
 
 async fn remove_finalizer(state: &ApiServer, o: &StoredObject, finalizer: &str) {
     let mut v = o.value();
-    let rest: Vec<String> = meta::finalizers(&v).into_iter().filter(|f| f != finalizer).collect();
+    let rest: Vec<String> = meta::finalizers(&v)
+        .into_iter()
+        .filter(|f| f != finalizer)
+        .collect();
     if rest.is_empty() && v.pointer("/metadata/deletionTimestamp").is_some() {
         let _ = state.store.delete(o.key.clone(), Some(o.mod_rev)).await;
         return;
@@ -44,7 +47,12 @@ async fn cascade_delete(state: &ApiServer, o: &StoredObject) {
 fn owner_uids(v: &Value) -> Vec<String> {
     v.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|r| r.get("uid").and_then(Value::as_str)).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.get("uid").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -56,12 +64,22 @@ pub async fn pass(state: &Arc<ApiServer>) {
 
 async fn terminate_namespaces(state: &Arc<ApiServer>) {
     let reg = state.registry();
-    let Some(ns_info) = reg.get("", "v1", "namespaces") else { return };
+    let Some(ns_info) = reg.get("", "v1", "namespaces") else {
+        return;
+    };
     let (namespaces, _) = state.store.list(&ns_info.key_prefix());
-    let mut prefixes: Vec<String> = reg.all().iter().filter(|r| r.namespaced).map(|r| r.key_prefix()).collect();
+    let mut prefixes: Vec<String> = reg
+        .all()
+        .iter()
+        .filter(|r| r.namespaced)
+        .map(|r| r.key_prefix())
+        .collect();
     prefixes.sort();
     prefixes.dedup();
-    for ns_obj in namespaces.iter().filter(|o| contains(o, b"deletionTimestamp")) {
+    for ns_obj in namespaces
+        .iter()
+        .filter(|o| contains(o, b"deletionTimestamp"))
+    {
         let v = ns_obj.value();
         if v.pointer("/metadata/deletionTimestamp").is_none() {
             continue;
@@ -81,14 +99,25 @@ async fn terminate_namespaces(state: &Arc<ApiServer>) {
         let spec_finalizers: Vec<Value> = v
             .pointer("/spec/finalizers")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|f| f.as_str() != Some("kubernetes")).cloned().collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|f| f.as_str() != Some("kubernetes"))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         if spec_finalizers.is_empty() && meta::finalizers(&v).is_empty() {
-            let _ = state.store.delete(ns_obj.key.clone(), Some(ns_obj.mod_rev)).await;
+            let _ = state
+                .store
+                .delete(ns_obj.key.clone(), Some(ns_obj.mod_rev))
+                .await;
         } else {
             let mut nv = v.clone();
             nv["spec"]["finalizers"] = Value::Array(spec_finalizers);
-            let _ = state.store.update(ns_obj.key.clone(), Some(ns_obj.mod_rev), nv).await;
+            let _ = state
+                .store
+                .update(ns_obj.key.clone(), Some(ns_obj.mod_rev), nv)
+                .await;
         }
     }
 }
@@ -127,15 +156,23 @@ async fn collect_garbage(state: &Arc<ApiServer>) {
         let deps = dependents.get(&uid).cloned().unwrap_or_default();
         if fins.iter().any(|f| f == "orphan") {
             for d in &deps {
-                let Some(cur) = state.store.get(&d.key) else { continue };
+                let Some(cur) = state.store.get(&d.key) else {
+                    continue;
+                };
                 let mut dv = cur.value();
-                if let Some(refs) = dv.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                if let Some(refs) = dv
+                    .pointer_mut("/metadata/ownerReferences")
+                    .and_then(Value::as_array_mut)
+                {
                     refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
                     if refs.is_empty() {
                         meta::metadata_mut(&mut dv).remove("ownerReferences");
                     }
                 }
-                let _ = state.store.update(cur.key.clone(), Some(cur.mod_rev), dv).await;
+                let _ = state
+                    .store
+                    .update(cur.key.clone(), Some(cur.mod_rev), dv)
+                    .await;
             }
             if let Some(cur) = state.store.get(&o.key) {
                 remove_finalizer(state, &cur, "orphan").await;

@@ -1,7 +1,7 @@
 //! HTTP plumbing: body type, query parsing, content negotiation and response builders.
 
-use bytes::Bytes;
 use ::http::{header, HeaderValue, Response, StatusCode};
+use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use serde_json::Value;
 use skiff_api::ApiError;
@@ -19,7 +19,10 @@ pub fn full(b: impl Into<Bytes>) -> Body {
 pub fn json_bytes(code: u16, body: Vec<u8>) -> Response<Body> {
     let mut r = Response::new(full(body));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -43,7 +46,10 @@ pub fn error(e: &ApiError) -> Response<Body> {
 pub fn text(code: u16, body: impl Into<Bytes>) -> Response<Body> {
     let mut r = Response::new(full(body));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -66,12 +72,19 @@ impl Query {
 
     /// First value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key`.
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// Boolean flag (`true`, `1`, or present without value).
@@ -89,7 +102,9 @@ pub fn percent_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(v) => {
                         out.push(v);
@@ -118,7 +133,9 @@ pub enum Wants {
 
 /// Pick the first representation in `Accept` that we serve.
 pub fn negotiate(accept: Option<&str>) -> Wants {
-    let Some(accept) = accept else { return Wants::Object };
+    let Some(accept) = accept else {
+        return Wants::Object;
+    };
     for part in accept.split(',') {
         let p = part.trim();
         let params: Vec<&str> = p.split(';').map(str::trim).collect();
@@ -128,7 +145,9 @@ pub fn negotiate(accept: Option<&str>) -> Wants {
             if has("as=Table") && has("g=meta.k8s.io") && (has("v=v1") || has("v=v1beta1")) {
                 return Wants::Table;
             }
-            if (has("as=PartialObjectMetadata") || has("as=PartialObjectMetadataList")) && has("g=meta.k8s.io") {
+            if (has("as=PartialObjectMetadata") || has("as=PartialObjectMetadataList"))
+                && has("g=meta.k8s.io")
+            {
                 return Wants::PartialMetadata;
             }
             if params.iter().any(|q| q.starts_with("as=")) {
@@ -156,7 +175,12 @@ mod tests {
     #[test]
     fn accept_table_first() {
         assert_eq!(negotiate(Some("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")), Wants::Table);
-        assert_eq!(negotiate(Some("application/vnd.kubernetes.protobuf, application/json")), Wants::Object);
+        assert_eq!(
+            negotiate(Some(
+                "application/vnd.kubernetes.protobuf, application/json"
+            )),
+            Wants::Object
+        );
         assert_eq!(negotiate(Some("application/json;as=APIGroupDiscoveryList;v=v2;g=apidiscovery.k8s.io,application/json")), Wants::Object);
     }
 }

@@ -57,19 +57,34 @@ impl WriteOptions {
         let field_manager = match q.get("fieldManager") {
             Some(m) if !m.is_empty() => {
                 if m.len() > 128 {
-                    return Err(ApiError::bad_request("fieldManager: Too long: may not be longer than 128"));
+                    return Err(ApiError::bad_request(
+                        "fieldManager: Too long: may not be longer than 128",
+                    ));
                 }
                 m.to_string()
             }
-            _ => user_agent.and_then(|ua| ua.split('/').next()).filter(|s| !s.is_empty()).unwrap_or("unknown").to_string(),
+            _ => user_agent
+                .and_then(|ua| ua.split('/').next())
+                .filter(|s| !s.is_empty())
+                .unwrap_or("unknown")
+                .to_string(),
         };
-        Ok(WriteOptions { dry_run, field_manager, validation })
+        Ok(WriteOptions {
+            dry_run,
+            field_manager,
+            validation,
+        })
     }
 }
 
 /// Decode a request body by content type (JSON, YAML, protobuf).
 pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> Result<decode::Decoded, ApiError> {
-    let media = content_type.unwrap_or("application/json").split(';').next().unwrap_or("").trim();
+    let media = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
     match media {
         "application/vnd.kubernetes.protobuf" => skiff_protobuf::decode(body)
             .map(|value| decode::Decoded { value, duplicates: Vec::new() })
@@ -91,7 +106,11 @@ pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> Result<decode::De
 /// The schema root of a resource's kind: a built-in definition or the CRD version's schema.
 pub fn schema_root(info: &ResourceInfo) -> Option<Node<'_>> {
     if info.custom {
-        let s = info.crd_version.as_ref()?.get("schema")?.get("openAPIV3Schema")?;
+        let s = info
+            .crd_version
+            .as_ref()?
+            .get("schema")?
+            .get("openAPIV3Schema")?;
         Some(Node::inline(s))
     } else {
         Definitions::get().root_for(&info.group, &info.version, &info.kind)
@@ -106,7 +125,9 @@ pub fn check_schema(
     duplicates: &[String],
     validation: FieldValidation,
 ) -> Result<Vec<String>, ApiError> {
-    let Some(root) = schema_root(info) else { return Ok(Vec::new()) };
+    let Some(root) = schema_root(info) else {
+        return Ok(Vec::new());
+    };
     let report = schema::prune(obj, root, !info.custom);
     let cannot = |detail: String| {
         ApiError::bad_request(format!(
@@ -118,12 +139,21 @@ pub fn check_schema(
     if let Some(first) = report.type_errors.first() {
         return Err(cannot(first.clone()));
     }
-    let mut problems: Vec<String> = report.unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-    problems.extend(duplicates.iter().map(|f| format!("duplicate field \"{f}\"")));
+    let mut problems: Vec<String> = report
+        .unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    problems.extend(
+        duplicates
+            .iter()
+            .map(|f| format!("duplicate field \"{f}\"")),
+    );
     match validation {
-        FieldValidation::Strict if !problems.is_empty() => {
-            Err(cannot(format!("strict decoding error: {}", problems.join(", "))))
-        }
+        FieldValidation::Strict if !problems.is_empty() => Err(cannot(format!(
+            "strict decoding error: {}",
+            problems.join(", ")
+        ))),
         FieldValidation::Warn => Ok(problems),
         _ => Ok(Vec::new()),
     }
@@ -132,16 +162,22 @@ pub fn check_schema(
 /// Check `apiVersion` and `kind` of a body against the endpoint.
 pub fn check_type(info: &ResourceInfo, obj: &Value, raw: &[u8]) -> Result<(), ApiError> {
     if !obj.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be a JSON or YAML object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON or YAML object",
+        ));
     }
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let snippet = String::from_utf8_lossy(&raw[..raw.len().min(200)]).to_string();
     if kind.is_empty() {
-        return Err(ApiError::bad_request(format!("Object 'Kind' is missing in '{snippet}'")));
+        return Err(ApiError::bad_request(format!(
+            "Object 'Kind' is missing in '{snippet}'"
+        )));
     }
     if api_version.is_empty() {
-        return Err(ApiError::bad_request(format!("Object 'apiVersion' is missing in '{snippet}'")));
+        return Err(ApiError::bad_request(format!(
+            "Object 'apiVersion' is missing in '{snippet}'"
+        )));
     }
     if api_version != info.api_version() {
         return Err(ApiError::bad_request(format!(
@@ -159,24 +195,43 @@ pub fn check_type(info: &ResourceInfo, obj: &Value, raw: &[u8]) -> Result<(), Ap
 }
 
 /// Turn validation errors into a 422 Invalid.
-pub fn invalid(info: &ResourceInfo, name: &str, errs: Vec<skiff_validation::FieldError>) -> Result<(), ApiError> {
+pub fn invalid(
+    info: &ResourceInfo,
+    name: &str,
+    errs: Vec<skiff_validation::FieldError>,
+) -> Result<(), ApiError> {
     if errs.is_empty() {
         return Ok(());
     }
     let causes = errs
         .iter()
-        .map(|e| Cause { reason: e.kind.cause_reason().to_string(), message: e.message(), field: e.field.clone() })
+        .map(|e| Cause {
+            reason: e.kind.cause_reason().to_string(),
+            message: e.message(),
+            field: e.field.clone(),
+        })
         .collect();
     Err(ApiError::invalid(&info.group, &info.kind, name, causes))
 }
 
 /// A 422 built from (field, reason, message) triples.
-pub fn invalid_causes(info: &ResourceInfo, name: &str, causes: &[(&str, &str, String)]) -> ApiError {
+pub fn invalid_causes(
+    info: &ResourceInfo,
+    name: &str,
+    causes: &[(&str, &str, String)],
+) -> ApiError {
     ApiError::invalid(
         &info.group,
         &info.kind,
         name,
-        causes.iter().map(|(f, r, m)| Cause { reason: r.to_string(), message: m.clone(), field: f.to_string() }).collect(),
+        causes
+            .iter()
+            .map(|(f, r, m)| Cause {
+                reason: r.to_string(),
+                message: m.clone(),
+                field: f.to_string(),
+            })
+            .collect(),
     )
 }
 
@@ -185,13 +240,16 @@ const NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// `generateName` suffix: five characters from kube-apiserver's alphabet.
 pub fn random_suffix() -> String {
     let id = uuid::Uuid::new_v4();
-    id.as_bytes().iter().take(5).map(|b| NAME_CHARS[*b as usize % NAME_CHARS.len()] as char).collect()
+    id.as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| NAME_CHARS[*b as usize % NAME_CHARS.len()] as char)
+        .collect()
 }
 
 /// Whether a kind carries `metadata.generation` bumped on spec changes.
 pub fn tracks_generation(info: &ResourceInfo) -> bool {
-    info.custom
-        || schema_root(info).is_some_and(|r| r.property("spec").is_some())
+    info.custom || schema_root(info).is_some_and(|r| r.property("spec").is_some())
 }
 
 /// Everything but metadata and status: what a generation bump watches.
@@ -199,7 +257,9 @@ fn spec_part(obj: &Value) -> Map<String, Value> {
     obj.as_object()
         .map(|m| {
             m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
@@ -209,7 +269,9 @@ fn spec_part(obj: &Value) -> Map<String, Value> {
 /// Validate a custom resource against its structural schema: required fields and enums,
 /// and apply schema defaults. Built-in kinds use skiff-validation instead.
 pub fn validate_custom(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
-    let Some(root) = schema_root(info) else { return Ok(()) };
+    let Some(root) = schema_root(info) else {
+        return Ok(());
+    };
     let mut causes = Vec::new();
     let name = meta::name(obj).unwrap_or("").to_string();
     custom_walk(obj, root.raw(), "", &mut causes, true);
@@ -221,8 +283,16 @@ pub fn validate_custom(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiEr
 }
 
 fn custom_walk(v: &mut Value, schema: &Value, path: &str, causes: &mut Vec<Cause>, root: bool) {
-    let child_path = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
-    if let (Value::Object(map), Some(props)) = (&mut *v, schema.get("properties").and_then(Value::as_object)) {
+    let child_path = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    if let (Value::Object(map), Some(props)) =
+        (&mut *v, schema.get("properties").and_then(Value::as_object))
+    {
         for (k, ps) in props {
             if root && (k == "metadata" || k == "apiVersion" || k == "kind") {
                 continue;
@@ -255,7 +325,10 @@ fn custom_walk(v: &mut Value, schema: &Value, path: &str, causes: &mut Vec<Cause
         for (i, item) in items.iter_mut().enumerate() {
             custom_walk(item, item_schema, &format!("{path}[{i}]"), causes, false);
         }
-    } else if let (Value::Object(map), Some(add)) = (&mut *v, schema.get("additionalProperties").filter(|a| a.is_object())) {
+    } else if let (Value::Object(map), Some(add)) = (
+        &mut *v,
+        schema.get("additionalProperties").filter(|a| a.is_object()),
+    ) {
         for (k, child) in map.iter_mut() {
             custom_walk(child, add, &format!("{path}[{k}]"), causes, false);
         }
@@ -265,7 +338,10 @@ fn custom_walk(v: &mut Value, schema: &Value, path: &str, causes: &mut Vec<Cause
             let list: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
             causes.push(Cause {
                 reason: "FieldValueNotSupported".into(),
-                message: format!("Unsupported value: {v}: supported values: {}", list.join(", ")),
+                message: format!(
+                    "Unsupported value: {v}: supported values: {}",
+                    list.join(", ")
+                ),
                 field: path.to_string(),
             });
         }
@@ -275,7 +351,9 @@ fn custom_walk(v: &mut Value, schema: &Value, path: &str, causes: &mut Vec<Cause
         if n < min {
             causes.push(Cause {
                 reason: "FieldValueInvalid".into(),
-                message: format!("Invalid value: {v}: {path} in body should be greater than or equal to {min}"),
+                message: format!(
+                    "Invalid value: {v}: {path} in body should be greater than or equal to {min}"
+                ),
                 field: path.to_string(),
             });
         }
@@ -284,7 +362,9 @@ fn custom_walk(v: &mut Value, schema: &Value, path: &str, causes: &mut Vec<Cause
         if n > max {
             causes.push(Cause {
                 reason: "FieldValueInvalid".into(),
-                message: format!("Invalid value: {v}: {path} in body should be less than or equal to {max}"),
+                message: format!(
+                    "Invalid value: {v}: {path} in body should be less than or equal to {max}"
+                ),
                 field: path.to_string(),
             });
         }
@@ -315,7 +395,13 @@ pub fn carry_over_update(info: &ResourceInfo, old: &Value, new: &mut Value) {
     let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let bump = tracks_generation(info) && spec_part(old) != spec_part(new);
     let m = meta::metadata_mut(new);
-    for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+    for k in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
         match old_meta.get(k) {
             Some(v) => m.insert(k.into(), v.clone()),
             None => m.remove(k),
@@ -323,7 +409,10 @@ pub fn carry_over_update(info: &ResourceInfo, old: &Value, new: &mut Value) {
     }
     m.remove("selfLink");
     if bump {
-        let g = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+        let g = old_meta
+            .get("generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         m.insert("generation".into(), json!(g + 1));
     }
 }
@@ -347,7 +436,13 @@ pub fn split_status(info: &ResourceInfo, old: &Value, new: &mut Value, status_wr
         // Status writers may still update labels, annotations, finalizers and ownerReferences.
         if let Some(nm) = new_meta {
             let m = meta::metadata_mut(&mut merged);
-            for k in ["labels", "annotations", "finalizers", "ownerReferences", "resourceVersion"] {
+            for k in [
+                "labels",
+                "annotations",
+                "finalizers",
+                "ownerReferences",
+                "resourceVersion",
+            ] {
                 match nm.get(k) {
                     Some(v) => m.insert(k.into(), v.clone()),
                     None => m.remove(k),
@@ -366,13 +461,32 @@ pub fn split_status(info: &ResourceInfo, old: &Value, new: &mut Value, status_wr
 }
 
 /// Record the write in managedFields.
-pub fn track_managed_fields(info: &ResourceInfo, old: Option<&Value>, new: &mut Value, manager: &str, subresource: Option<&str>) {
+pub fn track_managed_fields(
+    info: &ResourceInfo,
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    subresource: Option<&str>,
+) {
     let meta_provider = SchemaMeta::for_resource(info);
-    skiff_patch::apply::update_managed_fields(old, new, manager, "Update", &info.api_version(), &meta::now_rfc3339(), &meta_provider);
+    skiff_patch::apply::update_managed_fields(
+        old,
+        new,
+        manager,
+        "Update",
+        &info.api_version(),
+        &meta::now_rfc3339(),
+        &meta_provider,
+    );
     if let Some(sub) = subresource {
-        if let Some(entries) = new.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
+        if let Some(entries) = new
+            .pointer_mut("/metadata/managedFields")
+            .and_then(Value::as_array_mut)
+        {
             for e in entries.iter_mut() {
-                if e.get("manager").and_then(Value::as_str) == Some(manager) && e.get("operation").and_then(Value::as_str) == Some("Update") {
+                if e.get("manager").and_then(Value::as_str) == Some(manager)
+                    && e.get("operation").and_then(Value::as_str) == Some("Update")
+                {
                     e["subresource"] = json!(sub);
                 }
             }

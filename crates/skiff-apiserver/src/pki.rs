@@ -3,8 +3,8 @@
 //! `<data-dir>/pki`; plus the admin kubeconfig.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
 };
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,10 @@ pub struct Issued {
 const CA_CN: &str = "skiff-ca";
 
 fn write(path: &Path, data: &str, private: bool) -> Result<(), PkiError> {
-    let io = |source| PkiError::Io { path: path.to_path_buf(), source };
+    let io = |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::write(path, data).map_err(io)?;
     if private {
         use std::os::unix::fs::PermissionsExt;
@@ -54,7 +57,10 @@ fn write(path: &Path, data: &str, private: bool) -> Result<(), PkiError> {
 }
 
 fn read(path: &Path) -> Result<String, PkiError> {
-    std::fs::read_to_string(path).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn ca_params() -> Result<CertificateParams, PkiError> {
@@ -63,7 +69,11 @@ fn ca_params() -> Result<CertificateParams, PkiError> {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, CA_CN);
     p.distinguished_name = dn;
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     Ok(p)
 }
 
@@ -72,7 +82,10 @@ impl Pki {
     /// `sans` are extra names and addresses for the serving certificate.
     pub fn ensure(data_dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
         let dir = data_dir.join("pki");
-        std::fs::create_dir_all(&dir).map_err(|source| PkiError::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| PkiError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let pki = Pki { dir };
         if !pki.path("ca.crt").exists() || !pki.path("ca.key").exists() {
             let key = KeyPair::generate()?;
@@ -104,7 +117,13 @@ impl Pki {
 
     /// Issue a certificate signed by the CA: a server certificate for `sans`, or a client
     /// certificate for user `cn` in `groups` (organizations), as Kubernetes reads them.
-    pub fn issue(&self, cn: &str, groups: &[String], sans: &[String], server: bool) -> Result<Issued, PkiError> {
+    pub fn issue(
+        &self,
+        cn: &str,
+        groups: &[String],
+        sans: &[String],
+        server: bool,
+    ) -> Result<Issued, PkiError> {
         let ca_key = KeyPair::from_pem(&read(&self.path("ca.key"))?)?;
         // Re-creating the CA certificate from its key and name yields an issuer that verifies
         // against the CA certificate on disk (same subject, same key).
@@ -116,13 +135,18 @@ impl Pki {
             dn.push(DnType::OrganizationName, g.as_str());
         }
         p.distinguished_name = dn;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        p.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         if server {
             p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
             for s in sans {
                 match s.parse::<IpAddr>() {
                     Ok(ip) => p.subject_alt_names.push(SanType::IpAddress(ip)),
-                    Err(_) => p.subject_alt_names.push(SanType::DnsName(s.as_str().try_into()?)),
+                    Err(_) => p
+                        .subject_alt_names
+                        .push(SanType::DnsName(s.as_str().try_into()?)),
                 }
             }
         } else {
@@ -130,7 +154,10 @@ impl Pki {
         }
         let key = KeyPair::generate()?;
         let cert = p.signed_by(&key, &ca, &ca_key)?;
-        Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 
     /// A kubeconfig for the admin user reaching the server at `server_url`.
@@ -205,8 +232,13 @@ mod tests {
         let pki = Pki::ensure(&dir, &default_sans(&[])).expect("pki");
         let ca1 = std::fs::read_to_string(pki.path("ca.crt")).expect("ca");
         let pki2 = Pki::ensure(&dir, &[]).expect("pki again");
-        assert_eq!(ca1, std::fs::read_to_string(pki2.path("ca.crt")).expect("ca"));
-        let kc = pki.admin_kubeconfig("https://127.0.0.1:6443").expect("kubeconfig");
+        assert_eq!(
+            ca1,
+            std::fs::read_to_string(pki2.path("ca.crt")).expect("ca")
+        );
+        let kc = pki
+            .admin_kubeconfig("https://127.0.0.1:6443")
+            .expect("kubeconfig");
         assert!(kc.contains("client-certificate-data"));
         let _ = std::fs::remove_dir_all(&dir);
     }

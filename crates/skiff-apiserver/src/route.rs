@@ -50,7 +50,11 @@ pub enum Route {
 
 /// Route a request path.
 pub fn route(path: &str) -> Route {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     match segs.as_slice() {
         ["version"] => Route::Version,
         ["healthz" | "livez" | "readyz", ..] => Route::Health,
@@ -90,7 +94,9 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
         // The namespace object itself and its subresources.
         ["namespaces"] => mk(None, "namespaces", None, None),
         ["namespaces", ns] => mk(None, "namespaces", Some(ns), None),
-        ["namespaces", ns, sub @ ("status" | "finalize")] => mk(None, "namespaces", Some(ns), Some(sub)),
+        ["namespaces", ns, sub @ ("status" | "finalize")] => {
+            mk(None, "namespaces", Some(ns), Some(sub))
+        }
         ["namespaces", ns, res] => mk(Some(ns), res, None, None),
         ["namespaces", ns, res, name] => mk(Some(ns), res, Some(name), None),
         ["namespaces", ns, res, name, sub, ..] => mk(Some(ns), res, Some(name), Some(sub)),
@@ -114,11 +120,26 @@ mod tests {
 
     #[test]
     fn routes_resources() {
-        let p = res(route("/apis/apps/v1/namespaces/default/deployments/web/scale"));
-        assert_eq!((p.group.as_str(), p.namespace.as_deref(), p.resource.as_str()), ("apps", Some("default"), "deployments"));
-        assert_eq!((p.name.as_deref(), p.subresource.as_deref()), (Some("web"), Some("scale")));
+        let p = res(route(
+            "/apis/apps/v1/namespaces/default/deployments/web/scale",
+        ));
+        assert_eq!(
+            (
+                p.group.as_str(),
+                p.namespace.as_deref(),
+                p.resource.as_str()
+            ),
+            ("apps", Some("default"), "deployments")
+        );
+        assert_eq!(
+            (p.name.as_deref(), p.subresource.as_deref()),
+            (Some("web"), Some("scale"))
+        );
         let p = res(route("/api/v1/namespaces/kube-system"));
-        assert_eq!((p.resource.as_str(), p.name.as_deref(), p.namespace), ("namespaces", Some("kube-system"), None));
+        assert_eq!(
+            (p.resource.as_str(), p.name.as_deref(), p.namespace),
+            ("namespaces", Some("kube-system"), None)
+        );
         let p = res(route("/api/v1/namespaces/x/status"));
         assert_eq!(p.subresource.as_deref(), Some("status"));
         let p = res(route("/api/v1/watch/namespaces/default/pods"));
@@ -126,7 +147,13 @@ mod tests {
         assert_eq!(p.resource, "pods");
         let p = res(route("/api/v1/nodes/n1/proxy/metrics"));
         assert_eq!(p.subresource.as_deref(), Some("proxy"));
-        assert_eq!(route("/apis/apps/v1"), Route::ResourceList("apps".into(), "v1".into()));
-        assert_eq!(route("/openapi/v3/apis/apps/v1"), Route::OpenApiDoc("apps".into(), "v1".into()));
+        assert_eq!(
+            route("/apis/apps/v1"),
+            Route::ResourceList("apps".into(), "v1".into())
+        );
+        assert_eq!(
+            route("/openapi/v3/apis/apps/v1"),
+            Route::OpenApiDoc("apps".into(), "v1".into())
+        );
     }
 }

@@ -13,12 +13,16 @@ pub struct SchemaMeta<'a> {
 impl<'a> SchemaMeta<'a> {
     /// Metadata for `info` (built-in definition or CRD schema).
     pub fn for_resource(info: &'a ResourceInfo) -> SchemaMeta<'a> {
-        SchemaMeta { root: schema_root(info) }
+        SchemaMeta {
+            root: schema_root(info),
+        }
     }
 
     /// Metadata for a built-in kind named by group/version/kind (Scale, for example).
     pub fn for_kind(group: &str, version: &str, kind: &str) -> SchemaMeta<'static> {
-        SchemaMeta { root: skiff_api::schema::Definitions::get().root_for(group, version, kind) }
+        SchemaMeta {
+            root: skiff_api::schema::Definitions::get().root_for(group, version, kind),
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use crate::handlers::{self, Ctx};
 use crate::http::{self, Body, Query};
 use crate::route::{route, Route};
 use crate::state::ApiServer;
-use bytes::Bytes;
 use ::http::{header, HeaderValue, Request, Response};
+use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -60,7 +60,10 @@ pub enum ServeError {
 pub const KUBE_VERSION: &str = "v1.33.0";
 
 fn read_file(path: &Path) -> Result<Vec<u8>, ServeError> {
-    std::fs::read(path).map_err(|source| ServeError::Read { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| ServeError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// rustls configuration: serving certificate, client certificates from our CA optional (so
@@ -68,7 +71,9 @@ fn read_file(path: &Path) -> Result<Vec<u8>, ServeError> {
 pub fn tls_config(ca: &Path, cert: &Path, key: &Path) -> Result<rustls::ServerConfig, ServeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut read_file(cert)?.as_slice()).filter_map(Result::ok).collect();
+        rustls_pemfile::certs(&mut read_file(cert)?.as_slice())
+            .filter_map(Result::ok)
+            .collect();
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut read_file(key)?.as_slice())
         .ok()
         .flatten()
@@ -77,9 +82,12 @@ pub fn tls_config(ca: &Path, cert: &Path, key: &Path) -> Result<rustls::ServerCo
     for c in rustls_pemfile::certs(&mut read_file(ca)?.as_slice()).filter_map(Result::ok) {
         roots.add(c)?;
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
@@ -96,7 +104,9 @@ pub async fn serve(
     tls: rustls::ServerConfig,
     grace: Duration,
 ) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
     let acceptor = TlsAcceptor::from(Arc::new(tls));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = state.shutdown.clone();
@@ -118,14 +128,15 @@ pub async fn serve(
         let state = state.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(t)) => t,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
             let user = tls
                 .get_ref()
                 .1
@@ -152,7 +163,11 @@ pub async fn serve(
     Ok(())
 }
 
-fn authenticate(state: &ApiServer, cert_user: Option<User>, req: &Request<Incoming>) -> Option<User> {
+fn authenticate(
+    state: &ApiServer,
+    cert_user: Option<User>,
+    req: &Request<Incoming>,
+) -> Option<User> {
     if let Some(u) = cert_user {
         return Some(u);
     }
@@ -162,7 +177,11 @@ fn authenticate(state: &ApiServer, cert_user: Option<User>, req: &Request<Incomi
 }
 
 /// Handle one request.
-pub async fn handle(state: Arc<ApiServer>, cert_user: Option<User>, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(
+    state: Arc<ApiServer>,
+    cert_user: Option<User>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let started = Instant::now();
     let path = req.uri().path().to_string();
     let query = Query::parse(req.uri().query());
@@ -174,7 +193,10 @@ pub async fn handle(state: Arc<ApiServer>, cert_user: Option<User>, req: Request
         return http::error(&ApiError::unauthorized());
     };
     let (resource_label, verb) = match &r {
-        Route::Resource(p) => (p.resource.clone(), handlers::verb_of(req.method(), p, &query)),
+        Route::Resource(p) => (
+            p.resource.clone(),
+            handlers::verb_of(req.method(), p, &query),
+        ),
         _ => (String::new(), "GET"),
     };
     let resp = match r {
@@ -206,14 +228,24 @@ pub async fn handle(state: Arc<ApiServer>, cert_user: Option<User>, req: Request
         }
         other => non_resource(&state, other, &req),
     };
-    state.metrics.request(verb, &resource_label, resp.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.request(
+        verb,
+        &resource_label,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     resp
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
     match Limited::new(body, crate::objects::MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::too_large()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::too_large())
+        }
         Err(e) => Err(ApiError::bad_request(format!("reading request body: {e}"))),
     }
 }
@@ -243,14 +275,21 @@ fn aggregated_version(accept: Option<&str>) -> Option<&'static str> {
 }
 
 fn non_resource(state: &ApiServer, r: Route, req: &Request<Incoming>) -> Response<Body> {
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     let reg = state.registry();
     let aggregated = |legacy: bool| -> Option<Response<Body>> {
         let v = aggregated_version(accept)?;
         let mut resp = http::json(200, &discovery::aggregated(&reg, legacy, v));
         let ct = format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList");
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).unwrap_or(HeaderValue::from_static("application/json")));
-        resp.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(&ct).unwrap_or(HeaderValue::from_static("application/json")),
+        );
+        resp.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
         Some(resp)
     };
     match r {
@@ -264,11 +303,21 @@ fn non_resource(state: &ApiServer, r: Route, req: &Request<Incoming>) -> Respons
         ),
         Route::Metrics => {
             let mut r = http::text(200, state.metrics.render());
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             r
         }
-        Route::CoreVersions => aggregated(true).unwrap_or_else(|| http::json(200, &discovery::api_versions(&state.config.advertise_address))),
-        Route::Groups => aggregated(false).unwrap_or_else(|| http::json(200, &discovery::api_group_list(&reg))),
+        Route::CoreVersions => aggregated(true).unwrap_or_else(|| {
+            http::json(
+                200,
+                &discovery::api_versions(&state.config.advertise_address),
+            )
+        }),
+        Route::Groups => {
+            aggregated(false).unwrap_or_else(|| http::json(200, &discovery::api_group_list(&reg)))
+        }
         Route::Group(g) => match discovery::api_group(&reg, &g) {
             Some(v) => http::json(200, &v),
             None => http::error(&ApiError::path_not_found()),
@@ -286,7 +335,9 @@ fn non_resource(state: &ApiServer, r: Route, req: &Request<Incoming>) -> Respons
             let mut r = Response::new(http::full(Bytes::new()));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+                HeaderValue::from_static(
+                    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                ),
             );
             r
         }
@@ -315,7 +366,12 @@ fn non_resource(state: &ApiServer, r: Route, req: &Request<Incoming>) -> Respons
     }
 }
 
-fn openapi_doc(state: &ApiServer, reg: &skiff_api::Registry, g: &str, v: &str) -> Option<(String, Bytes)> {
+fn openapi_doc(
+    state: &ApiServer,
+    reg: &skiff_api::Registry,
+    g: &str,
+    v: &str,
+) -> Option<(String, Bytes)> {
     let key = openapi::gv_path(g, v);
     if let Some(hit) = state.openapi_cache.lock().get(&key) {
         return Some(hit.clone());
@@ -323,6 +379,9 @@ fn openapi_doc(state: &ApiServer, reg: &skiff_api::Registry, g: &str, v: &str) -
     let doc = openapi::document(reg, g, v)?;
     let bytes = Bytes::from(serde_json::to_vec(&doc).ok()?);
     let hash = openapi::hash(&bytes);
-    state.openapi_cache.lock().insert(key, (hash.clone(), bytes.clone()));
+    state
+        .openapi_cache
+        .lock()
+        .insert(key, (hash.clone(), bytes.clone()));
     Some((hash, bytes))
 }

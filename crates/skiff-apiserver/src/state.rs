@@ -54,7 +54,12 @@ pub struct ApiServer {
 
 impl ApiServer {
     /// A server over `store`.
-    pub fn new(store: Arc<dyn Store>, tokens: Tokens, config: Config, shutdown: watch::Receiver<bool>) -> Arc<ApiServer> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        tokens: Tokens,
+        config: Config,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<ApiServer> {
         Arc::new(ApiServer {
             store,
             registry: RwLock::new(Arc::new(Registry::builtin())),

@@ -10,18 +10,28 @@ use std::time::Duration;
 
 /// Run the control plane until SIGTERM/SIGINT (a second signal exits at once).
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(serve(args))
 }
 
 async fn serve(args: ServerArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let pki = pki::Pki::ensure(&args.data_dir, &pki::default_sans(&args.tls_san)).context("preparing certificates")?;
-    let client_host = if args.bind_address.is_unspecified() { "127.0.0.1".to_string() } else { args.bind_address.to_string() };
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let pki = pki::Pki::ensure(&args.data_dir, &pki::default_sans(&args.tls_san))
+        .context("preparing certificates")?;
+    let client_host = if args.bind_address.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        args.bind_address.to_string()
+    };
     let url = format!("https://{client_host}:{}", args.port);
     let kubeconfig = pki.admin_kubeconfig(&url)?;
     let kubeconfig_path = args.data_dir.join("kubeconfig.yaml");
-    std::fs::write(&kubeconfig_path, &kubeconfig).with_context(|| format!("writing {}", kubeconfig_path.display()))?;
+    std::fs::write(&kubeconfig_path, &kubeconfig)
+        .with_context(|| format!("writing {}", kubeconfig_path.display()))?;
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&kubeconfig_path, std::fs::Permissions::from_mode(0o600));
@@ -30,26 +40,52 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         Some(p) => Tokens::load(p)?,
         None => Tokens::default(),
     };
-    let store: Arc<dyn Store> = SqliteStore::open(&args.data_dir.join("state.db"), StoreOptions { history: 20_000, ..StoreOptions::default() })
-        .context("opening the store")?;
+    let store: Arc<dyn Store> = SqliteStore::open(
+        &args.data_dir.join("state.db"),
+        StoreOptions {
+            history: 20_000,
+            ..StoreOptions::default()
+        },
+    )
+    .context("opening the store")?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let config = Config { advertise_address: format!("{client_host}:{}", args.port), ..Config::default() };
+    let config = Config {
+        advertise_address: format!("{client_host}:{}", args.port),
+        ..Config::default()
+    };
     let state = ApiServer::new(store.clone(), tokens, config, shutdown_rx);
     handlers::register_crds(&state);
-    handlers::bootstrap(&state).await.context("creating default objects")?;
+    handlers::bootstrap(&state)
+        .await
+        .context("creating default objects")?;
     tokio::spawn(handlers::namespace_cleanup_loop(state.clone()));
-    let tls = server::tls_config(&pki.path("ca.crt"), &pki.path("server.crt"), &pki.path("server.key"))?;
+    let tls = server::tls_config(
+        &pki.path("ca.crt"),
+        &pki.path("server.crt"),
+        &pki.path("server.key"),
+    )?;
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutting down: draining in-flight requests (send the signal again to exit now)");
+        tracing::info!(
+            "shutting down: draining in-flight requests (send the signal again to exit now)"
+        );
         let _ = shutdown_tx.send(true);
         wait_for_signal().await;
         tracing::warn!("second signal: exiting immediately");
         std::process::exit(130);
     });
-    eprintln!("skiff server ready at {url}; kubeconfig: {}", kubeconfig_path.display());
+    eprintln!(
+        "skiff server ready at {url}; kubeconfig: {}",
+        kubeconfig_path.display()
+    );
     let addr = SocketAddr::new(args.bind_address, args.port);
-    server::serve(state, addr, tls, Duration::from_secs(args.shutdown_grace_seconds)).await?;
+    server::serve(
+        state,
+        addr,
+        tls,
+        Duration::from_secs(args.shutdown_grace_seconds),
+    )
+    .await?;
     store.close().await;
     tracing::info!("store closed; bye");
     Ok(())
@@ -74,8 +110,12 @@ async fn wait_for_signal() {
 /// Print the admin kubeconfig.
 pub fn print_kubeconfig(args: KubeconfigArgs) -> anyhow::Result<()> {
     let path = args.data_dir.join("kubeconfig.yaml");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {} (has `skiff server` run with this --data-dir?)", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (has `skiff server` run with this --data-dir?)",
+            path.display()
+        )
+    })?;
     print!("{text}");
     Ok(())
 }

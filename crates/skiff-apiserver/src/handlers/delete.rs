@@ -33,7 +33,10 @@ impl DeleteOptions {
             Self::from_value(&mut o, &body)?;
         }
         if let Some(g) = ctx.query.get("gracePeriodSeconds") {
-            o.grace = Some(g.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {g}")))?);
+            o.grace =
+                Some(g.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid gracePeriodSeconds {g}"))
+                })?);
         }
         if let Some(p) = ctx.query.get("propagationPolicy") {
             o.propagation = Some(p.to_string());
@@ -63,13 +66,25 @@ impl DeleteOptions {
 
     fn from_value(o: &mut DeleteOptions, body: &Value) -> Result<(), ApiError> {
         o.grace = body.get("gracePeriodSeconds").and_then(Value::as_i64);
-        o.propagation = body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
+        o.propagation = body
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
             o.propagation = Some("Orphan".into());
         }
-        o.uid = body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
-        o.resource_version = body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
-        o.dry_run = body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x == "All"));
+        o.uid = body
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        o.resource_version = body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        o.dry_run = body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|x| x == "All"));
         Ok(())
     }
 }
@@ -83,17 +98,31 @@ pub struct Deleted {
 }
 
 /// Delete one object by key, honouring options and finalizers.
-pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOptions) -> Result<Deleted, ApiError> {
+pub async fn delete_object(
+    ctx: &Ctx,
+    key: &str,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<Deleted, ApiError> {
     let info = &ctx.info;
     for _ in 0..8 {
-        let cur = ctx.state.store.get(key).ok_or_else(|| ApiError::not_found(&info.group, &info.resource, name))?;
+        let cur = ctx
+            .state
+            .store
+            .get(key)
+            .ok_or_else(|| ApiError::not_found(&info.group, &info.resource, name))?;
         let obj = cur.value();
         let uid = meta::str_field(&obj, "uid").unwrap_or("");
         if let Some(want) = &opts.uid {
             if want != uid {
-                return Err(ApiError::conflict(&info.group, &info.resource, name, &format!(
+                return Err(ApiError::conflict(
+                    &info.group,
+                    &info.resource,
+                    name,
+                    &format!(
                     "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
-                )));
+                ),
+                ));
             }
         }
         if let Some(want) = &opts.resource_version {
@@ -120,7 +149,10 @@ pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOption
         let already = obj.pointer("/metadata/deletionTimestamp").is_some();
         if needs_marking || !finalizers.is_empty() {
             if already && finalizers == meta::finalizers(&obj) && !needs_marking {
-                return Ok(Deleted { object: present(info, obj), gone: false });
+                return Ok(Deleted {
+                    object: present(info, obj),
+                    gone: false,
+                });
             }
             {
                 let m = meta::metadata_mut(&mut marked);
@@ -133,26 +165,48 @@ pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOption
                 }
             }
             if opts.dry_run {
-                return Ok(Deleted { object: present(info, marked), gone: false });
+                return Ok(Deleted {
+                    object: present(info, marked),
+                    gone: false,
+                });
             }
-            match ctx.state.store.update(key.to_string(), Some(cur.mod_rev), marked).await {
+            match ctx
+                .state
+                .store
+                .update(key.to_string(), Some(cur.mod_rev), marked)
+                .await
+            {
                 Ok(stored) => {
                     let v = stored.value();
                     hooks::after_write(ctx, &v).await;
-                    return Ok(Deleted { object: present(info, v), gone: false });
+                    return Ok(Deleted {
+                        object: present(info, v),
+                        gone: false,
+                    });
                 }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(store_error(info, name, e)),
             }
         }
         if opts.dry_run {
-            return Ok(Deleted { object: present(info, obj), gone: true });
+            return Ok(Deleted {
+                object: present(info, obj),
+                gone: true,
+            });
         }
-        match ctx.state.store.delete(key.to_string(), Some(cur.mod_rev)).await {
+        match ctx
+            .state
+            .store
+            .delete(key.to_string(), Some(cur.mod_rev))
+            .await
+        {
             Ok(stored) => {
                 let v = stored.value();
                 hooks::after_delete(ctx, &v).await;
-                return Ok(Deleted { object: present(info, v), gone: true });
+                return Ok(Deleted {
+                    object: present(info, v),
+                    gone: true,
+                });
             }
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(store_error(info, name, e)),
@@ -209,17 +263,25 @@ pub async fn evict(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     if let Some(d) = body.get("deleteOptions") {
         DeleteOptions::from_value(&mut opts, d)?;
     }
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let terminal = phase == "Succeeded" || phase == "Failed";
     let registry = ctx.state.registry();
-    if let (false, Some(pdb_info)) = (terminal, registry.get("policy", "v1", "poddisruptionbudgets")) {
+    if let (false, Some(pdb_info)) = (
+        terminal,
+        registry.get("policy", "v1", "poddisruptionbudgets"),
+    ) {
         let (pdbs, _) = ctx.state.store.list(&pdb_info.namespace_prefix(Some(&ns)));
         let matching: Vec<_> = pdbs
             .into_iter()
             .filter(|p| {
                 let v = p.value();
                 let sel = v.pointer("/spec/selector").cloned().unwrap_or(Value::Null);
-                skiff_selectors::LabelSelector::from_json(&sel).map(|s| !s.is_empty() && s.matches(meta::labels(&pod))).unwrap_or(false)
+                skiff_selectors::LabelSelector::from_json(&sel)
+                    .map(|s| !s.is_empty() && s.matches(meta::labels(&pod)))
+                    .unwrap_or(false)
             })
             .collect();
         if matching.len() > 1 {
@@ -227,14 +289,32 @@ pub async fn evict(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         }
         if let Some(pdb) = matching.first() {
             let v = pdb.value();
-            let allowed = v.pointer("/status/disruptionsAllowed").and_then(Value::as_i64).unwrap_or(0);
-            let observed = v.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
-            let generation = v.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            let allowed = v
+                .pointer("/status/disruptionsAllowed")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let observed = v
+                .pointer("/status/observedGeneration")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let generation = v
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             if allowed < 1 || observed < generation {
                 let pdb_name = meta::name(&v).unwrap_or("");
-                let desired = v.pointer("/status/desiredHealthy").and_then(Value::as_i64).unwrap_or(0);
-                let healthy = v.pointer("/status/currentHealthy").and_then(Value::as_i64).unwrap_or(0);
-                let mut e = ApiError::too_many_requests("Cannot evict pod as it would violate the pod's disruption budget.", 10);
+                let desired = v
+                    .pointer("/status/desiredHealthy")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                let healthy = v
+                    .pointer("/status/currentHealthy")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                let mut e = ApiError::too_many_requests(
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    10,
+                );
                 e.causes = vec![Cause {
                     reason: "DisruptionBudget".into(),
                     message: format!("The disruption budget {pdb_name} needs {desired} healthy pods and has {healthy} currently"),
@@ -251,12 +331,18 @@ pub async fn evict(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
                     .update(pdb.key.clone(), Some(pdb.mod_rev), updated)
                     .await
                     .map_err(|e| match e {
-                        StoreError::Conflict { .. } => ApiError::too_many_requests("the disruption budget changed; retry the eviction", 1),
+                        StoreError::Conflict { .. } => ApiError::too_many_requests(
+                            "the disruption budget changed; retry the eviction",
+                            1,
+                        ),
                         other => store_error(&pdb_info, &name, other),
                     })?;
             }
         }
     }
     delete_object(ctx, &ctx.key()?, &name, &opts).await?;
-    Ok(http::json(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+    Ok(http::json(
+        201,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }

@@ -17,7 +17,12 @@ fn is(info: &ResourceInfo, group: &str, resource: &str) -> bool {
 /// Adjust a new object before it is validated and stored.
 pub async fn before_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
     let info = &ctx.info;
-    if info.has_status_subresource() && !matches!(info.resource.as_str(), "nodes" | "pods" | "namespaces" | "customresourcedefinitions") {
+    if info.has_status_subresource()
+        && !matches!(
+            info.resource.as_str(),
+            "nodes" | "pods" | "namespaces" | "customresourcedefinitions"
+        )
+    {
         obj.as_object_mut().map(|m| m.remove("status"));
     }
     if is(info, "", "namespaces") {
@@ -44,7 +49,9 @@ pub fn before_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), ApiE
     let info = &ctx.info;
     if is(info, "", "services") {
         for k in ["clusterIP", "clusterIPs"] {
-            let empty = new.pointer(&format!("/spec/{k}")).is_none_or(|v| v.as_str() == Some("") || v.is_null());
+            let empty = new
+                .pointer(&format!("/spec/{k}"))
+                .is_none_or(|v| v.as_str() == Some("") || v.is_null());
             if empty {
                 if let Some(v) = old.pointer(&format!("/spec/{k}")) {
                     new["spec"][k] = v.clone();
@@ -55,11 +62,16 @@ pub fn before_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), ApiE
             new.pointer_mut("/spec/ports").and_then(Value::as_array_mut),
             old.pointer("/spec/ports").and_then(Value::as_array),
         ) {
-            let typ = old.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+            let typ = old
+                .pointer("/spec/type")
+                .and_then(Value::as_str)
+                .unwrap_or("ClusterIP");
             if typ == "NodePort" || typ == "LoadBalancer" {
                 for p in new_ports.iter_mut() {
                     if p.get("nodePort").is_none() {
-                        if let Some(op) = old_ports.iter().find(|op| op.get("port") == p.get("port")) {
+                        if let Some(op) =
+                            old_ports.iter().find(|op| op.get("port") == p.get("port"))
+                        {
                             if let Some(np) = op.get("nodePort") {
                                 p["nodePort"] = np.clone();
                             }
@@ -84,9 +96,18 @@ pub fn before_delete(ctx: &Ctx, obj: &mut Value, opts: &DeleteOptions) -> bool {
         return true;
     }
     if is(info, "", "pods") {
-        let node = obj.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-        let phase = obj.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
-        let default_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        let node = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let phase = obj
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let default_grace = obj
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30);
         let grace = opts.grace.unwrap_or(default_grace);
         if !node.is_empty() && grace > 0 && phase != "Succeeded" && phase != "Failed" {
             let m = meta::metadata_mut(obj);
@@ -99,7 +120,11 @@ pub fn before_delete(ctx: &Ctx, obj: &mut Value, opts: &DeleteOptions) -> bool {
 
 /// After a create or update was stored.
 pub async fn after_write(ctx: &Ctx, obj: &Value) {
-    if is(&ctx.info, "apiextensions.k8s.io", "customresourcedefinitions") {
+    if is(
+        &ctx.info,
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+    ) {
         register_crd(&ctx.state, obj);
     }
     if obj.pointer("/metadata/deletionTimestamp").is_some() {
@@ -109,7 +134,11 @@ pub async fn after_write(ctx: &Ctx, obj: &Value) {
 
 /// After an object was removed from the store.
 pub async fn after_delete(ctx: &Ctx, obj: &Value) {
-    if is(&ctx.info, "apiextensions.k8s.io", "customresourcedefinitions") {
+    if is(
+        &ctx.info,
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+    ) {
         unregister_crd(&ctx.state, obj).await;
     }
     ctx.state.cleanup_wake.notify_one();
@@ -128,7 +157,8 @@ pub fn qos_class(pod: &Value) -> &'static str {
     for c in containers {
         let req = c.pointer("/resources/requests").and_then(Value::as_object);
         let lim = c.pointer("/resources/limits").and_then(Value::as_object);
-        let relevant = |m: Option<&serde_json::Map<String, Value>>, k: &str| m.and_then(|m| m.get(k)).cloned();
+        let relevant =
+            |m: Option<&serde_json::Map<String, Value>>, k: &str| m.and_then(|m| m.get(k)).cloned();
         for r in ["cpu", "memory"] {
             let (q, l) = (relevant(req, r), relevant(lim, r));
             if q.is_some() || l.is_some() {
@@ -150,10 +180,16 @@ pub fn qos_class(pod: &Value) -> &'static str {
     }
 }
 
-async fn allocate_service(ctx: &Ctx, svc: &mut Value, _old: Option<&Value>) -> Result<(), ApiError> {
+async fn allocate_service(
+    ctx: &Ctx,
+    svc: &mut Value,
+    _old: Option<&Value>,
+) -> Result<(), ApiError> {
     let _guard = ctx.state.alloc_lock.lock().await;
     let reg = ctx.state.registry();
-    let Some(svc_info) = reg.get("", "v1", "services") else { return Ok(()) };
+    let Some(svc_info) = reg.get("", "v1", "services") else {
+        return Ok(());
+    };
     let (all, _) = ctx.state.store.list(&svc_info.key_prefix());
     let mut used_ips = HashSet::new();
     let mut used_ports = HashSet::new();
@@ -162,24 +198,51 @@ async fn allocate_service(ctx: &Ctx, svc: &mut Value, _old: Option<&Value>) -> R
         if let Some(ip) = v.pointer("/spec/clusterIP").and_then(Value::as_str) {
             used_ips.insert(ip.to_string());
         }
-        for p in v.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten() {
+        for p in v
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(n) = p.get("nodePort").and_then(Value::as_u64) {
                 used_ports.insert(n as u16);
             }
         }
     }
-    let typ = svc.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let typ = svc
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_string();
     let name = meta::name(svc).unwrap_or("").to_string();
     let bad = |field: &str, msg: String| {
-        ApiError::invalid("", "Service", &name, vec![skiff_api::Cause { reason: "FieldValueInvalid".into(), message: msg, field: field.into() }])
+        ApiError::invalid(
+            "",
+            "Service",
+            &name,
+            vec![skiff_api::Cause {
+                reason: "FieldValueInvalid".into(),
+                message: msg,
+                field: field.into(),
+            }],
+        )
     };
     if typ != "ExternalName" {
-        let requested = svc.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+        let requested = svc
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let base = ctx.state.config.service_cidr.octets();
         let ip = if requested == "None" {
             "None".to_string()
         } else if !requested.is_empty() {
-            let parsed: Ipv4Addr = requested.parse().map_err(|_| bad("spec.clusterIPs", format!("Invalid value: \"{requested}\": must be a valid IP address")))?;
+            let parsed: Ipv4Addr = requested.parse().map_err(|_| {
+                bad(
+                    "spec.clusterIPs",
+                    format!("Invalid value: \"{requested}\": must be a valid IP address"),
+                )
+            })?;
             let o = parsed.octets();
             if o[0] != base[0] || o[1] != base[1] {
                 return Err(bad(
@@ -210,7 +273,9 @@ async fn allocate_service(ctx: &Ctx, svc: &mut Value, _old: Option<&Value>) -> R
                     }
                 }
             }
-            found.ok_or_else(|| ApiError::internal("failed to allocate a serviceIP: range is full"))?
+            found.ok_or_else(|| {
+                ApiError::internal("failed to allocate a serviceIP: range is full")
+            })?
         };
         svc["spec"]["clusterIP"] = json!(ip);
         svc["spec"]["clusterIPs"] = json!([ip]);
@@ -226,13 +291,21 @@ async fn allocate_service(ctx: &Ctx, svc: &mut Value, _old: Option<&Value>) -> R
                             return Err(bad(&format!("spec.ports[{i}].nodePort"), format!("Invalid value: {n}: provided port is not in the valid range. The range of valid ports is {lo}-{hi}")));
                         }
                         if !used_ports.insert(n) {
-                            return Err(bad(&format!("spec.ports[{i}].nodePort"), format!("Invalid value: {n}: provided port is already allocated")));
+                            return Err(bad(
+                                &format!("spec.ports[{i}].nodePort"),
+                                format!("Invalid value: {n}: provided port is already allocated"),
+                            ));
                         }
                     }
                     None => {
-                        let start = lo + (uuid::Uuid::new_v4().as_bytes()[0] as u16 * 11) % (hi - lo + 1);
-                        let pick = (0..=(hi - lo)).map(|k| lo + (start - lo + k) % (hi - lo + 1)).find(|c| !used_ports.contains(c));
-                        let n = pick.ok_or_else(|| ApiError::internal("failed to allocate a nodePort: range is full"))?;
+                        let start =
+                            lo + (uuid::Uuid::new_v4().as_bytes()[0] as u16 * 11) % (hi - lo + 1);
+                        let pick = (0..=(hi - lo))
+                            .map(|k| lo + (start - lo + k) % (hi - lo + 1))
+                            .find(|c| !used_ports.contains(c));
+                        let n = pick.ok_or_else(|| {
+                            ApiError::internal("failed to allocate a nodePort: range is full")
+                        })?;
                         used_ports.insert(n);
                         p["nodePort"] = json!(n);
                     }
@@ -258,11 +331,30 @@ fn crd_status(crd: &mut Value) {
 
 /// Resources a CRD defines, one per served version.
 fn crd_resources(crd: &Value) -> Vec<ResourceInfo> {
-    let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string();
+    let group = crd
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let names = crd.pointer("/spec/names").cloned().unwrap_or_default();
-    let s = |k: &str| names.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |k: &str| {
+        names
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let list = |k: &str| -> Vec<String> {
-        names.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+        names
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let namespaced = crd.pointer("/spec/scope").and_then(Value::as_str) != Some("Cluster");
     let storage = crd
@@ -273,14 +365,29 @@ fn crd_resources(crd: &Value) -> Vec<ResourceInfo> {
         .unwrap_or("")
         .to_string();
     let mut out = Vec::new();
-    for v in crd.pointer("/spec/versions").and_then(Value::as_array).into_iter().flatten() {
+    for v in crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if v.get("served").and_then(Value::as_bool) == Some(false) {
             continue;
         }
-        let version = v.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let version = v
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let mut subresources = Vec::new();
         if v.pointer("/subresources/status").is_some() {
-            subresources.push(SubresourceInfo { name: "status".into(), group: None, version: None, kind: None, verbs: vec!["get".into(), "patch".into(), "update".into()] });
+            subresources.push(SubresourceInfo {
+                name: "status".into(),
+                group: None,
+                version: None,
+                kind: None,
+                verbs: vec!["get".into(), "patch".into(), "update".into()],
+            });
         }
         if v.pointer("/subresources/scale").is_some() {
             subresources.push(SubresourceInfo {
@@ -291,14 +398,30 @@ fn crd_resources(crd: &Value) -> Vec<ResourceInfo> {
                 verbs: vec!["get".into(), "patch".into(), "update".into()],
             });
         }
-        let singular = if s("singular").is_empty() { s("kind").to_lowercase() } else { s("singular") };
+        let singular = if s("singular").is_empty() {
+            s("kind").to_lowercase()
+        } else {
+            s("singular")
+        };
         out.push(ResourceInfo {
             group: group.clone(),
             version,
             resource: s("plural"),
             kind: s("kind"),
             namespaced,
-            verbs: ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"].iter().map(|s| s.to_string()).collect(),
+            verbs: [
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "create",
+                "update",
+                "watch",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             subresources,
             singular,
             short_names: list("shortNames"),
@@ -313,8 +436,16 @@ fn crd_resources(crd: &Value) -> Vec<ResourceInfo> {
 
 /// Serve the resources of a CRD.
 pub fn register_crd(state: &ApiServer, crd: &Value) {
-    let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string();
-    let plural = crd.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or("").to_string();
+    let group = crd
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let plural = crd
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if crd.pointer("/metadata/deletionTimestamp").is_some() {
         return;
     }
@@ -328,10 +459,22 @@ pub fn register_crd(state: &ApiServer, crd: &Value) {
 }
 
 async fn unregister_crd(state: &Arc<ApiServer>, crd: &Value) {
-    let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string();
-    let plural = crd.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or("").to_string();
+    let group = crd
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let plural = crd
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let reg = state.registry();
-    let prefix = reg.all().iter().find(|r| r.custom && r.group == group && r.resource == plural).map(|r| r.key_prefix());
+    let prefix = reg
+        .all()
+        .iter()
+        .find(|r| r.custom && r.group == group && r.resource == plural)
+        .map(|r| r.key_prefix());
     state.update_registry(|reg| reg.remove_custom(&group, &plural));
     if let Some(prefix) = prefix {
         let (objs, _) = state.store.list(&prefix);
@@ -358,27 +501,51 @@ pub async fn bootstrap(state: &Arc<ApiServer>) -> Result<(), skiff_store::StoreE
     let reg = state.registry();
     let now = meta::now_rfc3339();
     let mut objects: Vec<(Arc<ResourceInfo>, Option<&str>, Value)> = Vec::new();
-    let ns_info = reg.get("", "v1", "namespaces").expect("namespaces are built in");
+    let ns_info = reg
+        .get("", "v1", "namespaces")
+        .expect("namespaces are built in");
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        objects.push((ns_info.clone(), None, json!({"apiVersion": "v1", "kind": "Namespace",
+        objects.push((
+            ns_info.clone(),
+            None,
+            json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
-            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})));
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+        ));
     }
-    let host_ip = crate::pki::host_ipv4_addresses().into_iter().next().unwrap_or_else(|| "127.0.0.1".into());
-    let port: u16 = state.config.advertise_address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(6443);
-    let svc_info = reg.get("", "v1", "services").expect("services are built in");
+    let host_ip = crate::pki::host_ipv4_addresses()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let port: u16 = state
+        .config
+        .advertise_address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(6443);
+    let svc_info = reg
+        .get("", "v1", "services")
+        .expect("services are built in");
     objects.push((svc_info, Some("default"), json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
         "spec": {"type": "ClusterIP", "clusterIP": "10.43.0.1", "clusterIPs": ["10.43.0.1"], "sessionAffinity": "None",
                  "internalTrafficPolicy": "Cluster", "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
         "status": {"loadBalancer": {}}})));
-    let ep_info = reg.get("", "v1", "endpoints").expect("endpoints are built in");
+    let ep_info = reg
+        .get("", "v1", "endpoints")
+        .expect("endpoints are built in");
     objects.push((ep_info, Some("default"), json!({"apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": host_ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]})));
-    let pc_info = reg.get("scheduling.k8s.io", "v1", "priorityclasses").expect("priorityclasses are built in");
-    for (name, value) in [("system-cluster-critical", 2000000000), ("system-node-critical", 2000001000)] {
+    let pc_info = reg
+        .get("scheduling.k8s.io", "v1", "priorityclasses")
+        .expect("priorityclasses are built in");
+    for (name, value) in [
+        ("system-cluster-critical", 2000000000),
+        ("system-node-critical", 2000001000),
+    ] {
         objects.push((pc_info.clone(), None, json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
             "metadata": {"name": name}, "value": value, "preemptionPolicy": "PreemptLowerPriority",
             "description": "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."})));

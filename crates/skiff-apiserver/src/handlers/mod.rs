@@ -14,8 +14,8 @@ use crate::auth::User;
 use crate::http::{self, Body, Query};
 use crate::route::ResourcePath;
 use crate::state::ApiServer;
-use bytes::Bytes;
 use ::http::{HeaderMap, Method, Response};
+use bytes::Bytes;
 use skiff_api::{ApiError, ResourceInfo};
 use std::sync::Arc;
 
@@ -86,7 +86,11 @@ pub async fn serve(ctx: Ctx, verb: &str) -> Response<Body> {
 
 async fn dispatch(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
     let info = &ctx.info;
-    if info.namespaced && ctx.ns.is_none() && (ctx.name.is_some() || verb == "POST") && !reviews::is_review(info) {
+    if info.namespaced
+        && ctx.ns.is_none()
+        && (ctx.name.is_some() || verb == "POST")
+        && !reviews::is_review(info)
+    {
         return Err(ApiError::path_not_found());
     }
     if !info.namespaced && ctx.ns.is_some() {
@@ -119,7 +123,9 @@ async fn dispatch(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
         }
         ("GET", None | Some("status")) => read::get(ctx).await,
         ("GET", Some("scale")) => scale::get(ctx).await,
-        ("GET" | "POST", Some("log" | "exec" | "attach" | "portforward" | "proxy")) => read::streaming_unavailable(ctx).await,
+        ("GET" | "POST", Some("log" | "exec" | "attach" | "portforward" | "proxy")) => {
+            read::streaming_unavailable(ctx).await
+        }
         ("POST", None) => {
             need("create")?;
             write::create(ctx).await
@@ -144,7 +150,11 @@ async fn dispatch(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
             need("deletecollection")?;
             delete::delete_collection(ctx).await
         }
-        _ => Err(ApiError::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource"))),
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )),
     }
 }
 
@@ -155,9 +165,12 @@ pub fn store_error(info: &ResourceInfo, name: &str, e: skiff_store::StoreError) 
         E::NotFound => ApiError::not_found(&info.group, &info.resource, name),
         E::AlreadyExists => ApiError::already_exists(&info.group, &info.resource, name),
         E::Conflict { .. } => ApiError::stale(&info.group, &info.resource, name),
-        E::Gone { requested, compacted } => {
-            ApiError::gone(format!("too old resource version: {requested} ({compacted})"))
-        }
+        E::Gone {
+            requested,
+            compacted,
+        } => ApiError::gone(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
         E::Invalid(m) => ApiError::bad_request(m),
         E::Backend(err) => ApiError::internal(format!("storage error: {err}")),
         E::Closed => ApiError::new(503, "ServiceUnavailable", "the server is shutting down"),

@@ -2,8 +2,8 @@
 
 use super::Ctx;
 use crate::http::{self, negotiate, Body, Wants};
-use base64::Engine;
 use ::http::Response;
+use base64::Engine;
 use serde_json::{json, Value};
 use skiff_api::{meta, ApiError, ResourceInfo};
 use skiff_selectors::{FieldSelector, LabelSelector};
@@ -29,17 +29,19 @@ pub struct Selectors {
 impl Selectors {
     /// Parse and check the selectors against the resource.
     pub fn from_ctx(ctx: &Ctx) -> Result<Selectors, ApiError> {
-        let labels = match ctx.query.get("labelSelector").filter(|s| !s.is_empty()) {
-            Some(s) => Some(
-                LabelSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
-            ),
-            None => None,
-        };
+        let labels =
+            match ctx.query.get("labelSelector").filter(|s| !s.is_empty()) {
+                Some(s) => Some(LabelSelector::parse(s).map_err(|e| {
+                    ApiError::bad_request(format!("unable to parse requirement: {e}"))
+                })?),
+                None => None,
+            };
         let fields = match ctx.query.get("fieldSelector").filter(|s| !s.is_empty()) {
             Some(s) => {
-                let f = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
-                f.validate_for(&ctx.info.group, &ctx.info.resource).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let f =
+                    FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                f.validate_for(&ctx.info.group, &ctx.info.resource)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 Some(f)
             }
             None => None,
@@ -89,8 +91,13 @@ pub async fn get(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
 pub fn respond_one(ctx: &Ctx, value: Value, code: u16) -> Result<Response<Body>, ApiError> {
     match negotiate(ctx.header("accept")) {
         Wants::Table => {
-            let rv = meta::str_field(&value, "resourceVersion").unwrap_or("").to_string();
-            Ok(http::json(code, &table(&ctx.info, &ctx.query, &[value], &rv, None)))
+            let rv = meta::str_field(&value, "resourceVersion")
+                .unwrap_or("")
+                .to_string();
+            Ok(http::json(
+                code,
+                &table(&ctx.info, &ctx.query, &[value], &rv, None),
+            ))
         }
         Wants::PartialMetadata => Ok(http::json(code, &partial(&value))),
         Wants::Object => Ok(http::json(code, &value)),
@@ -102,13 +109,20 @@ fn partial(v: &Value) -> Value {
 }
 
 /// A meta.k8s.io/v1 Table of `objects`.
-pub fn table(info: &ResourceInfo, query: &crate::http::Query, objects: &[Value], rv: &str, cont: Option<&str>) -> Value {
+pub fn table(
+    info: &ResourceInfo,
+    query: &crate::http::Query,
+    objects: &[Value],
+    rv: &str,
+    cont: Option<&str>,
+) -> Value {
     let now = chrono::Utc::now();
     let include = query.get("includeObject").unwrap_or("Metadata");
-    let custom = info
-        .crd_version
-        .as_ref()
-        .map(|v| skiff_printers::CustomColumns::from_printer_columns(v.get("additionalPrinterColumns").unwrap_or(&Value::Null)));
+    let custom = info.crd_version.as_ref().map(|v| {
+        skiff_printers::CustomColumns::from_printer_columns(
+            v.get("additionalPrinterColumns").unwrap_or(&Value::Null),
+        )
+    });
     let columns: Vec<Value> = match &custom {
         Some(c) => c
             .columns()
@@ -144,34 +158,59 @@ pub fn table(info: &ResourceInfo, query: &crate::http::Query, objects: &[Value],
 }
 
 fn decode_continue(token: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let bad = || {
+        ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.trim_end_matches('='))
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let rv = v.get("rv").and_then(Value::as_i64).ok_or_else(bad)?;
-    let start = v.get("start").and_then(Value::as_str).ok_or_else(bad)?.to_string();
+    let start = v
+        .get("start")
+        .and_then(Value::as_str)
+        .ok_or_else(bad)?
+        .to_string();
     Ok((rv, start))
 }
 
 fn encode_continue(rv: i64, last_key: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"v": "meta.k8s.io/v1", "rv": rv, "start": last_key}).to_string())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"v": "meta.k8s.io/v1", "rv": rv, "start": last_key}).to_string())
 }
 
 /// Objects of a list request after selectors, in key order, plus the revision.
 pub fn select(ctx: &Ctx, sel: &Selectors) -> (Vec<Arc<StoredObject>>, i64) {
     let prefix = ctx.info.namespace_prefix(ctx.ns.as_deref());
-    if let (Some(name), Some(ns)) = (sel.exact_name(), ctx.ns.as_deref().or(if ctx.info.namespaced { None } else { Some("") })) {
-        let key = if ctx.info.namespaced { ctx.info.key(Some(ns), name) } else { ctx.info.key(None, name) };
+    if let (Some(name), Some(ns)) = (
+        sel.exact_name(),
+        ctx.ns
+            .as_deref()
+            .or(if ctx.info.namespaced { None } else { Some("") }),
+    ) {
+        let key = if ctx.info.namespaced {
+            ctx.info.key(Some(ns), name)
+        } else {
+            ctx.info.key(None, name)
+        };
         let rv = ctx.state.store.current_revision();
-        let found: Vec<_> = ctx.state.store.get(&key).into_iter().filter(|o| sel.matches(&ctx.info, &o.value())).collect();
+        let found: Vec<_> = ctx
+            .state
+            .store
+            .get(&key)
+            .into_iter()
+            .filter(|o| sel.matches(&ctx.info, &o.value()))
+            .collect();
         return (found, rv);
     }
     let (all, rv) = ctx.state.store.list(&prefix);
     if sel.is_empty() {
         return (all, rv);
     }
-    let kept = all.into_iter().filter(|o| sel.matches(&ctx.info, &o.value())).collect();
+    let kept = all
+        .into_iter()
+        .filter(|o| sel.matches(&ctx.info, &o.value()))
+        .collect();
     (kept, rv)
 }
 
@@ -185,7 +224,11 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         let pos = items.partition_point(|o| o.key.as_str() <= start.as_str());
         items.drain(..pos);
     }
-    let limit: usize = ctx.query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let limit: usize = ctx
+        .query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
     let mut cont = None;
     let mut remaining = None;
     if limit > 0 && items.len() > limit {
@@ -198,8 +241,14 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let needs_conversion = ctx.info.storage_version != ctx.info.version;
     match wants {
         Wants::Table => {
-            let values: Vec<Value> = items.iter().map(|o| present(&ctx.info, o.value())).collect();
-            Ok(http::json(200, &table(&ctx.info, &ctx.query, &values, &rv_s, cont.as_deref())))
+            let values: Vec<Value> = items
+                .iter()
+                .map(|o| present(&ctx.info, o.value()))
+                .collect();
+            Ok(http::json(
+                200,
+                &table(&ctx.info, &ctx.query, &values, &rv_s, cont.as_deref()),
+            ))
         }
         Wants::PartialMetadata => {
             let values: Vec<Value> = items.iter().map(|o| partial(&o.value())).collect();
@@ -207,14 +256,26 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
             if let Some(c) = &cont {
                 md["continue"] = json!(c);
             }
-            Ok(http::json(200, &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": md, "items": values})))
+            Ok(http::json(
+                200,
+                &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": md, "items": values}),
+            ))
         }
         Wants::Object => {
-            let mut out = Vec::with_capacity(items.iter().map(|o| o.data.len() + 1).sum::<usize>() + 256);
+            let mut out =
+                Vec::with_capacity(items.iter().map(|o| o.data.len() + 1).sum::<usize>() + 256);
             out.extend_from_slice(b"{\"kind\":");
-            out.extend_from_slice(serde_json::to_string(&ctx.info.list_kind()).unwrap_or_default().as_bytes());
+            out.extend_from_slice(
+                serde_json::to_string(&ctx.info.list_kind())
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
             out.extend_from_slice(b",\"apiVersion\":");
-            out.extend_from_slice(serde_json::to_string(&ctx.info.api_version()).unwrap_or_default().as_bytes());
+            out.extend_from_slice(
+                serde_json::to_string(&ctx.info.api_version())
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
             let mut md = json!({"resourceVersion": rv_s});
             if let Some(c) = &cont {
                 md["continue"] = json!(c);
@@ -250,12 +311,22 @@ pub async fn streaming_unavailable(ctx: &Ctx) -> Result<Response<Body>, ApiError
         .get(&ctx.key()?)
         .ok_or_else(|| ApiError::not_found(&ctx.info.group, &ctx.info.resource, name))?;
     let v = obj.value();
-    if ctx.info.resource == "pods" && v.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("").is_empty() {
-        return Err(ApiError::bad_request(format!("pod {name} does not have a host assigned")));
+    if ctx.info.resource == "pods"
+        && v.pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+    {
+        return Err(ApiError::bad_request(format!(
+            "pod {name} does not have a host assigned"
+        )));
     }
     Err(ApiError::new(
         503,
         "ServiceUnavailable",
-        format!("{} is not available: no node agent is connected to serve it", ctx.sub.as_deref().unwrap_or("")),
+        format!(
+            "{} is not available: no node agent is connected to serve it",
+            ctx.sub.as_deref().unwrap_or("")
+        ),
     ))
 }

@@ -11,23 +11,47 @@ use skiff_api::{meta, ApiError};
 
 /// JSON pointers of spec replicas, status replicas and the selector for this resource.
 fn paths(ctx: &Ctx) -> (String, String, Option<String>) {
-    if let Some(scale) = ctx.info.crd_version.as_ref().and_then(|v| v.pointer("/subresources/scale")) {
-        let p = |k: &str| scale.get(k).and_then(Value::as_str).map(|s| s.trim_start_matches('.').replace('.', "/"));
+    if let Some(scale) = ctx
+        .info
+        .crd_version
+        .as_ref()
+        .and_then(|v| v.pointer("/subresources/scale"))
+    {
+        let p = |k: &str| {
+            scale
+                .get(k)
+                .and_then(Value::as_str)
+                .map(|s| s.trim_start_matches('.').replace('.', "/"))
+        };
         return (
-            format!("/{}", p("specReplicasPath").unwrap_or_else(|| "spec/replicas".into())),
-            format!("/{}", p("statusReplicasPath").unwrap_or_else(|| "status/replicas".into())),
+            format!(
+                "/{}",
+                p("specReplicasPath").unwrap_or_else(|| "spec/replicas".into())
+            ),
+            format!(
+                "/{}",
+                p("statusReplicasPath").unwrap_or_else(|| "status/replicas".into())
+            ),
             p("labelSelectorPath").map(|s| format!("/{s}")),
         );
     }
-    ("/spec/replicas".into(), "/status/replicas".into(), Some("/spec/selector".into()))
+    (
+        "/spec/replicas".into(),
+        "/status/replicas".into(),
+        Some("/spec/selector".into()),
+    )
 }
 
 fn to_scale(ctx: &Ctx, obj: &Value) -> Value {
     let (spec, status, selector) = paths(ctx);
-    let selector = selector.and_then(|p| obj.pointer(&p).cloned()).map(|s| match s {
-        Value::String(s) => s,
-        other => skiff_selectors::LabelSelector::from_json(&other).map(|l| l.to_string()).unwrap_or_default(),
-    });
+    let selector = selector
+        .and_then(|p| obj.pointer(&p).cloned())
+        .map(|s| match s {
+            Value::String(s) => s,
+            other => skiff_selectors::LabelSelector::from_json(&other)
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+        });
     let md = obj.get("metadata").cloned().unwrap_or_default();
     let mut scale = json!({
         "kind": "Scale",
@@ -45,7 +69,9 @@ fn to_scale(ctx: &Ctx, obj: &Value) -> Value {
     if ctx.info.namespaced {
         scale
     } else {
-        scale["metadata"].as_object_mut().map(|m| m.remove("namespace"));
+        scale["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("namespace"));
         scale
     }
 }
@@ -64,7 +90,14 @@ pub async fn get(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
 /// PUT or PATCH .../scale: compute the new Scale, then write spec.replicas on the parent.
 pub async fn write(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let opts = WriteOptions::from_query(&ctx.query, ctx.header("user-agent"))?;
-    let ct = ctx.header("content-type").unwrap_or("application/json").split(';').next().unwrap_or("").trim().to_string();
+    let ct = ctx
+        .header("content-type")
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     let is_put = ctx.method == ::http::Method::PUT;
     let body = skiff_api::decode::json(&ctx.body)
         .or_else(|_| skiff_api::decode::yaml(&ctx.body))
@@ -81,12 +114,17 @@ pub async fn write(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
             match ct.as_str() {
                 "application/json-patch+json" => skiff_patch::json_patch::apply(&current, &body)
                     .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
-                "application/strategic-merge-patch+json" => skiff_patch::strategic::apply(&current, &body, &scale_meta)
-                    .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
+                "application/strategic-merge-patch+json" => {
+                    skiff_patch::strategic::apply(&current, &body, &scale_meta)
+                        .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?
+                }
                 _ => skiff_patch::merge_patch::apply(&current, &body),
             }
         };
-        let replicas = new_scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+        let replicas = new_scale
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if replicas < 0 {
             return Err(ApiError::invalid(
                 "autoscaling",
@@ -94,7 +132,9 @@ pub async fn write(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
                 meta::name(&parent).unwrap_or(""),
                 vec![skiff_api::Cause {
                     reason: "FieldValueInvalid".into(),
-                    message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+                    message: format!(
+                        "Invalid value: {replicas}: must be greater than or equal to 0"
+                    ),
                     field: "spec.replicas".into(),
                 }],
             ));

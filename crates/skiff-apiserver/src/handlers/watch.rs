@@ -3,8 +3,8 @@
 use super::read::{present, select, table, Selectors};
 use super::Ctx;
 use crate::http::{negotiate, Body, Wants};
-use bytes::Bytes;
 use ::http::{header, HeaderValue, Response};
+use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use serde_json::{json, Value};
@@ -42,7 +42,9 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs)
-        .unwrap_or(Duration::from_secs(1800 + (uuid::Uuid::new_v4().as_bytes()[0] as u64 * 7)));
+        .unwrap_or(Duration::from_secs(
+            1800 + (uuid::Uuid::new_v4().as_bytes()[0] as u64 * 7),
+        ));
     // A watch on one named object (legacy /watch/.../name or fieldSelector) is filtered by name.
     let name_filter = ctx.name.clone();
     let prefix = info.namespace_prefix(ctx.ns.as_deref());
@@ -50,10 +52,23 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let (initial, start_rev) = match rv_param.as_str() {
         "" | "0" => {
             let (items, rv) = select(ctx, &sel);
-            (items.into_iter().filter(|o| name_filter.as_deref().is_none_or(|n| meta::name(&o.value()) == Some(n))).map(|o| o.value()).collect(), rv)
+            (
+                items
+                    .into_iter()
+                    .filter(|o| {
+                        name_filter
+                            .as_deref()
+                            .is_none_or(|n| meta::name(&o.value()) == Some(n))
+                    })
+                    .map(|o| o.value())
+                    .collect(),
+                rv,
+            )
         }
         s => {
-            let rv: i64 = s.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?;
+            let rv: i64 = s
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?;
             (Vec::new(), rv)
         }
     };
@@ -63,9 +78,15 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let mut shutdown = ctx.state.shutdown.clone();
     let metrics_state = ctx.state.clone();
     // Rows for Table watches need the request context's printers; build a minimal ctx view.
-    let render_ctx = TableRenderer { ctx_info: info.clone(), query: ctx.query.clone() };
+    let render_ctx = TableRenderer {
+        ctx_info: info.clone(),
+        query: ctx.query.clone(),
+    };
     tokio::spawn(async move {
-        metrics_state.metrics.watches.fetch_add(1, Ordering::Relaxed);
+        metrics_state
+            .metrics
+            .watches
+            .fetch_add(1, Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut first = true;
         let encode = |kind: &str, obj: Value, first: &mut bool| -> Bytes {
@@ -76,15 +97,22 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
             } else {
                 obj
             };
-            let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+            let mut line =
+                serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
             line.push(b'\n');
             Bytes::from(line)
         };
         let mut state = State::Initial;
         let mut watch = match watch {
             Ok(w) => Some(w),
-            Err(StoreError::Gone { requested, compacted }) => {
-                let status = ApiError::gone(format!("too old resource version: {requested} ({compacted})")).to_status();
+            Err(StoreError::Gone {
+                requested,
+                compacted,
+            }) => {
+                let status = ApiError::gone(format!(
+                    "too old resource version: {requested} ({compacted})"
+                ))
+                .to_status();
                 let _ = tx.send(encode_raw("ERROR", status)).await;
                 None
             }
@@ -100,7 +128,11 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
                 State::Done => break,
                 State::Initial => match initial.next() {
                     Some(obj) => {
-                        if tx.send(encode("ADDED", present(&info, obj), &mut first)).await.is_err() {
+                        if tx
+                            .send(encode("ADDED", present(&info, obj), &mut first))
+                            .await
+                            .is_err()
+                        {
                             State::Done
                         } else {
                             State::Initial
@@ -155,13 +187,22 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
                 }
             };
         }
-        metrics_state.metrics.watches.fetch_sub(1, Ordering::Relaxed);
+        metrics_state
+            .metrics
+            .watches
+            .fetch_sub(1, Ordering::Relaxed);
     });
     let stream = ReceiverStream::new(rx).map(|b| Ok::<_, Infallible>(Frame::data(b)));
     let body: Body = StreamBody::new(stream).boxed();
     let mut resp = Response::new(body);
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     Ok(resp)
 }
 
@@ -179,7 +220,11 @@ struct TableRenderer {
 
 impl TableRenderer {
     fn table(&self, objs: &[Value], with_columns: bool) -> Value {
-        let rv = objs.first().and_then(|o| meta::str_field(o, "resourceVersion")).unwrap_or("").to_string();
+        let rv = objs
+            .first()
+            .and_then(|o| meta::str_field(o, "resourceVersion"))
+            .unwrap_or("")
+            .to_string();
         let mut t = table_for(&self.ctx_info, &self.query, objs, &rv);
         if !with_columns {
             t["columnDefinitions"] = Value::Null;
@@ -188,6 +233,11 @@ impl TableRenderer {
     }
 }
 
-fn table_for(info: &std::sync::Arc<skiff_api::ResourceInfo>, query: &crate::http::Query, objs: &[Value], rv: &str) -> Value {
+fn table_for(
+    info: &std::sync::Arc<skiff_api::ResourceInfo>,
+    query: &crate::http::Query,
+    objs: &[Value],
+    rv: &str,
+) -> Value {
     table(info, query, objs, rv, None)
 }

@@ -34,7 +34,8 @@ fn decode_object(ctx: &Ctx, opts: &WriteOptions) -> Result<(Value, Vec<String>),
     let decoded = objects::decode_body(ctx.header("content-type"), &ctx.body)?;
     let mut obj = decoded.value;
     objects::check_type(&ctx.info, &obj, &ctx.body)?;
-    let warnings = objects::check_schema(&ctx.info, &mut obj, &decoded.duplicates, opts.validation)?;
+    let warnings =
+        objects::check_schema(&ctx.info, &mut obj, &decoded.duplicates, opts.validation)?;
     check_decode(&ctx.info, &obj)?;
     Ok((obj, warnings))
 }
@@ -53,7 +54,9 @@ fn check_decode(info: &skiff_api::ResourceInfo, obj: &Value) -> Result<(), ApiEr
 /// Check the namespace exists and is not terminating.
 fn check_namespace(ctx: &Ctx, ns: &str) -> Result<(), ApiError> {
     let reg = ctx.state.registry();
-    let Some(nsinfo) = reg.get("", "v1", "namespaces") else { return Ok(()) };
+    let Some(nsinfo) = reg.get("", "v1", "namespaces") else {
+        return Ok(());
+    };
     match ctx.state.store.get(&nsinfo.key(None, ns)) {
         None => Err(ApiError::not_found("", "namespaces", ns)),
         Some(o) => {
@@ -100,18 +103,42 @@ fn place(ctx: &Ctx, obj: &mut Value) -> Result<String, ApiError> {
         meta::metadata_mut(obj).insert("name".into(), json!(name));
     }
     if name.is_empty() {
-        let gen = meta::str_field(obj, "generateName").unwrap_or("").to_string();
+        let gen = meta::str_field(obj, "generateName")
+            .unwrap_or("")
+            .to_string();
         if gen.is_empty() {
             return Err(objects::invalid_causes(
                 &ctx.info,
                 "",
-                &[("metadata.name", "FieldValueRequired", "Required value: name or generateName is required".into())],
+                &[(
+                    "metadata.name",
+                    "FieldValueRequired",
+                    "Required value: name or generateName is required".into(),
+                )],
             ));
         }
         name = format!("{gen}{}", objects::random_suffix());
         meta::metadata_mut(obj).insert("name".into(), json!(name));
     }
     Ok(name)
+}
+
+/// Group and version of an object in storage form.
+fn group_version(obj: &Value) -> (String, String) {
+    let (g, v) =
+        meta::split_api_version(obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""));
+    (g.to_string(), v.to_string())
+}
+
+/// Default a new object (built-in defaulting or CRD schema defaults).
+fn default_new(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
+    if ctx.info.custom {
+        // Schema defaults are applied by the structural validation below.
+        return Ok(());
+    }
+    let (g, v) = group_version(obj);
+    skiff_validation::apply_defaults(&g, &v, &ctx.info.kind, obj);
+    Ok(())
 }
 
 /// Validate a new object (built-in rules or CRD schema).
@@ -125,22 +152,34 @@ fn validate_new(ctx: &Ctx, obj: &mut Value, name: &str) -> Result<(), ApiError> 
         objects::invalid(info, name, errs)?;
         objects::validate_custom(info, obj)
     } else {
-        let (g, v) = meta::split_api_version(obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""));
-        let (g, v, k) = (g.to_string(), v.to_string(), info.kind.clone());
-        skiff_validation::apply_defaults(&g, &v, &k, obj);
-        objects::invalid(info, name, skiff_validation::validate_create(&g, &k, info.namespaced, obj))
+        let (g, _) = group_version(obj);
+        objects::invalid(
+            info,
+            name,
+            skiff_validation::validate_create(&g, &info.kind, info.namespaced, obj),
+        )
     }
 }
 
 /// Store a new object through the whole create pipeline; returns the stored object.
-async fn create_object(ctx: &Ctx, mut obj: Value, opts: &WriteOptions, managed: bool) -> Result<Value, ApiError> {
+async fn create_object(
+    ctx: &Ctx,
+    mut obj: Value,
+    opts: &WriteOptions,
+    managed: bool,
+) -> Result<Value, ApiError> {
     let name = place(ctx, &mut obj)?;
     if let Some(ns) = ctx.ns.as_deref().filter(|_| ctx.info.namespaced) {
         check_namespace(ctx, ns)?;
     }
     let mut obj = to_storage(&ctx.info, obj);
-    validate_new(ctx, &mut obj, &name)?;
+    default_new(ctx, &mut obj)?;
     objects::stamp_create(&ctx.info, &mut obj);
+    if !ctx.info.custom {
+        let (g, _) = group_version(&obj);
+        skiff_validation::prepare_for_create(&g, &ctx.info.kind, &mut obj);
+    }
+    validate_new(ctx, &mut obj, &name)?;
     hooks::before_create(ctx, &mut obj).await?;
     if managed {
         objects::track_managed_fields(&ctx.info, None, &mut obj, &opts.field_manager, None);
@@ -149,7 +188,12 @@ async fn create_object(ctx: &Ctx, mut obj: Value, opts: &WriteOptions, managed: 
         return Ok(present(&ctx.info, obj));
     }
     let key = ctx.info.key(ctx.ns.as_deref(), &name);
-    let stored = ctx.state.store.create(key, obj).await.map_err(|e| store_error(&ctx.info, &name, e))?;
+    let stored = ctx
+        .state
+        .store
+        .create(key, obj)
+        .await
+        .map_err(|e| store_error(&ctx.info, &name, e))?;
     let v = stored.value();
     hooks::after_write(ctx, &v).await;
     Ok(present(&ctx.info, v))
@@ -192,7 +236,10 @@ pub async fn commit(
             if create_missing {
                 let obj = mutate(None)?;
                 let object = create_object(ctx, obj, opts, managed).await?;
-                return Ok(Committed { object, created: true });
+                return Ok(Committed {
+                    object,
+                    created: true,
+                });
             }
             return Err(ApiError::not_found(&info.group, &info.resource, &name));
         };
@@ -225,26 +272,52 @@ pub async fn commit(
         if info.custom {
             objects::validate_custom(info, &mut new)?;
         } else {
-            let (g, v) = meta::split_api_version(new.get("apiVersion").and_then(Value::as_str).unwrap_or(""));
-            let (g, v) = (g.to_string(), v.to_string());
+            let (g, v) = group_version(&new);
             skiff_validation::apply_defaults(&g, &v, &info.kind, &mut new);
-            objects::invalid(info, &name, skiff_validation::validate_update(&g, &info.kind, info.namespaced, &new, &old_stored))?;
+            skiff_validation::prepare_for_update(&g, &info.kind, &mut new, &old_stored);
+            objects::invalid(
+                info,
+                &name,
+                skiff_validation::validate_update(
+                    &g,
+                    &info.kind,
+                    info.namespaced,
+                    &new,
+                    &old_stored,
+                ),
+            )?;
         }
         hooks::before_update(ctx, &old_stored, &mut new)?;
         if managed {
-            objects::track_managed_fields(info, Some(&old_stored), &mut new, &opts.field_manager, ctx.sub.as_deref());
+            objects::track_managed_fields(
+                info,
+                Some(&old_stored),
+                &mut new,
+                &opts.field_manager,
+                ctx.sub.as_deref(),
+            );
         }
-        let finalizing = new.pointer("/metadata/deletionTimestamp").is_some() && meta::finalizers(&new).is_empty();
+        let finalizing = new.pointer("/metadata/deletionTimestamp").is_some()
+            && meta::finalizers(&new).is_empty();
         if objects::same_object(&old_stored, &new) && !finalizing {
-            return Ok(Committed { object: old, created: false });
+            return Ok(Committed {
+                object: old,
+                created: false,
+            });
         }
         if opts.dry_run {
-            return Ok(Committed { object: present(info, new), created: false });
+            return Ok(Committed {
+                object: present(info, new),
+                created: false,
+            });
         }
         let result = if finalizing {
             ctx.state.store.delete(key.clone(), Some(cur.mod_rev)).await
         } else {
-            ctx.state.store.update(key.clone(), Some(cur.mod_rev), new).await
+            ctx.state
+                .store
+                .update(key.clone(), Some(cur.mod_rev), new)
+                .await
         };
         match result {
             Ok(stored) => {
@@ -254,7 +327,10 @@ pub async fn commit(
                 } else {
                     hooks::after_write(ctx, &v).await;
                 }
-                return Ok(Committed { object: present(info, v), created: false });
+                return Ok(Committed {
+                    object: present(info, v),
+                    created: false,
+                });
             }
             Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound) => continue,
             Err(e) => return Err(store_error(info, &name, e)),
@@ -269,13 +345,17 @@ pub async fn update(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let (body, warnings) = decode_object(ctx, &opts)?;
     let status_write = ctx.sub.as_deref() == Some("status");
     let finalize = ctx.sub.as_deref() == Some("finalize");
-    let create_missing = CREATE_ON_UPDATE.contains(&ctx.info.resource.as_str()) && ctx.sub.is_none();
+    let create_missing =
+        CREATE_ON_UPDATE.contains(&ctx.info.resource.as_str()) && ctx.sub.is_none();
     let mutate = move |old: Option<&Value>| -> Result<Value, ApiError> {
         let mut new = body.clone();
         if finalize {
             // Only spec.finalizers changes through namespaces/finalize.
             let mut merged = old.cloned().unwrap_or_default();
-            merged["spec"]["finalizers"] = new.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            merged["spec"]["finalizers"] = new
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(json!([]));
             if let Some(rv) = meta::str_field(&new, "resourceVersion") {
                 merged["metadata"]["resourceVersion"] = json!(rv);
             }
@@ -284,17 +364,28 @@ pub async fn update(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         Ok(new)
     };
     let c = commit(ctx, &opts, status_write, create_missing, true, &mutate).await?;
-    Ok(add_warnings(respond_one(ctx, c.object, if c.created { 201 } else { 200 })?, &warnings))
+    Ok(add_warnings(
+        respond_one(ctx, c.object, if c.created { 201 } else { 200 })?,
+        &warnings,
+    ))
 }
 
 /// PATCH with any of the four patch types.
 pub async fn patch(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let opts = options(ctx)?;
-    let ct = ctx.header("content-type").unwrap_or("").split(';').next().unwrap_or("").trim().to_string();
+    let ct = ctx
+        .header("content-type")
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     let status_write = ctx.sub.as_deref() == Some("status");
     let info = ctx.info.clone();
     let parse = || -> Result<skiff_api::decode::Decoded, ApiError> {
-        skiff_api::decode::json(&ctx.body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+        skiff_api::decode::json(&ctx.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
     };
     match ct.as_str() {
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => return apply(ctx, &opts, status_write).await,
@@ -316,17 +407,34 @@ pub async fn patch(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         let old = old.cloned().unwrap_or_default();
         let mut new = match ct.as_str() {
             "application/json-patch+json" => skiff_patch::json_patch::apply(&old, &patch_value)
-                .map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?,
+                .map_err(|e| {
+                    ApiError::new(
+                        422,
+                        "Invalid",
+                        format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ),
+                    )
+                })?,
             "application/merge-patch+json" => {
                 if !patch_value.is_object() {
-                    return Err(ApiError::bad_request("error decoding patch: a merge patch must be a JSON object"));
+                    return Err(ApiError::bad_request(
+                        "error decoding patch: a merge patch must be a JSON object",
+                    ));
                 }
                 skiff_patch::merge_patch::apply(&old, &patch_value)
             }
             _ => {
                 let meta_provider = SchemaMeta::for_resource(&info);
-                skiff_patch::strategic::apply(&old, &patch_value, &meta_provider)
-                    .map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?
+                skiff_patch::strategic::apply(&old, &patch_value, &meta_provider).map_err(|e| {
+                    ApiError::new(
+                        422,
+                        "Invalid",
+                        format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ),
+                    )
+                })?
             }
         };
         objects::check_type(&info, &new, b"")?;
@@ -343,14 +451,22 @@ pub async fn patch(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
 }
 
 /// Server-side apply: merge the applied configuration, tracking ownership per manager.
-async fn apply(ctx: &Ctx, opts: &WriteOptions, status_write: bool) -> Result<Response<Body>, ApiError> {
+async fn apply(
+    ctx: &Ctx,
+    opts: &WriteOptions,
+    status_write: bool,
+) -> Result<Response<Body>, ApiError> {
     let info = ctx.info.clone();
-    let decoded = skiff_api::decode::yaml(&ctx.body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    let decoded = skiff_api::decode::yaml(&ctx.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     let mut applied = decoded.value;
     objects::check_type(&info, &applied, &ctx.body)?;
-    let warnings = objects::check_schema(&info, &mut applied, &decoded.duplicates, opts.validation)?;
+    let warnings =
+        objects::check_schema(&info, &mut applied, &decoded.duplicates, opts.validation)?;
     if ctx.query.get("fieldManager").is_none_or(|m| m.is_empty()) {
-        return Err(ApiError::bad_request("PATCH, application/apply-patch+yaml requests require a fieldManager"));
+        return Err(ApiError::bad_request(
+            "PATCH, application/apply-patch+yaml requests require a fieldManager",
+        ));
     }
     let force = ctx.query.flag("force");
     let manager = opts.field_manager.clone();
@@ -399,32 +515,62 @@ async fn apply(ctx: &Ctx, opts: &WriteOptions, status_write: bool) -> Result<Res
         Ok(out)
     };
     let c = commit(ctx, opts, status_write, true, false, &mutate).await?;
-    Ok(add_warnings(respond_one(ctx, c.object, if c.created { 201 } else { 200 })?, &warnings))
+    Ok(add_warnings(
+        respond_one(ctx, c.object, if c.created { 201 } else { 200 })?,
+        &warnings,
+    ))
 }
 
 /// POST pods/NAME/binding: assign the pod to a node.
 pub async fn bind(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let decoded = objects::decode_body(ctx.header("content-type"), &ctx.body)?;
     let binding = decoded.value;
-    let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if node.is_empty() {
-        return Err(objects::invalid_causes(&ctx.info, ctx.name()?, &[("target.name", "FieldValueRequired", "Required value".into())]));
+        return Err(objects::invalid_causes(
+            &ctx.info,
+            ctx.name()?,
+            &[("target.name", "FieldValueRequired", "Required value".into())],
+        ));
     }
     let opts = WriteOptions::from_query(&ctx.query, ctx.header("user-agent"))?;
     let name = ctx.name()?.to_string();
     let mutate = |old: Option<&Value>| -> Result<Value, ApiError> {
         let mut pod = old.cloned().unwrap_or_default();
-        let current = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+        let current = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !current.is_empty() {
-            return Err(ApiError::conflict("", "pods", &name, &format!("pod {name} is already assigned to node \"{current}\"")));
+            return Err(ApiError::conflict(
+                "",
+                "pods",
+                &name,
+                &format!("pod {name} is already assigned to node \"{current}\""),
+            ));
         }
         if pod.pointer("/metadata/deletionTimestamp").is_some() {
-            return Err(ApiError::conflict("", "pods", &name, &format!("pod {name} is being deleted, cannot be assigned to a host")));
+            return Err(ApiError::conflict(
+                "",
+                "pods",
+                &name,
+                &format!("pod {name} is being deleted, cannot be assigned to a host"),
+            ));
         }
         pod["spec"]["nodeName"] = json!(node);
         let cond = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now_rfc3339()});
-        let conds = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
-        let mut conds: Vec<Value> = conds.into_iter().filter(|c| c["type"] != "PodScheduled").collect();
+        let conds = pod["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut conds: Vec<Value> = conds
+            .into_iter()
+            .filter(|c| c["type"] != "PodScheduled")
+            .collect();
         conds.push(cond);
         pod["status"]["conditions"] = Value::Array(conds);
         Ok(pod)
@@ -445,5 +591,8 @@ pub async fn bind(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         sub: Some("binding".into()),
     };
     commit(&bind_ctx, &opts, false, false, true, &mutate).await?;
-    Ok(crate::http::json(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+    Ok(crate::http::json(
+        201,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }

@@ -16,7 +16,10 @@ pub struct Cluster {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Result of a kubectl run.
@@ -43,7 +46,11 @@ impl Cluster {
     /// Start a server and wait until kubectl can reach it.
     pub fn start() -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut c = Cluster { child: None, dir, port: free_port() };
+        let mut c = Cluster {
+            child: None,
+            dir,
+            port: free_port(),
+        };
         c.spawn();
         c
     }
@@ -89,7 +96,9 @@ impl Cluster {
     /// Stop the server with a signal and wait for it (SIGTERM = graceful, SIGKILL = crash).
     pub fn stop(&mut self, signal: &str) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -122,11 +131,16 @@ impl Cluster {
     /// Run kubectl with extra environment variables.
     pub fn kubectl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new("kubectl");
-        cmd.args(args).env("KUBECONFIG", self.data_dir().join("kubeconfig.yaml")).env("HOME", self.dir.path());
+        cmd.args(args)
+            .env("KUBECONFIG", self.data_dir().join("kubeconfig.yaml"))
+            .env("HOME", self.dir.path());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null()).output().expect("run kubectl").into()
+        cmd.stdin(Stdio::null())
+            .output()
+            .expect("run kubectl")
+            .into()
     }
 
     /// Run kubectl with `input` on stdin.
@@ -140,14 +154,25 @@ impl Cluster {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run kubectl");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
         child.wait_with_output().expect("kubectl output").into()
     }
 
     /// Run kubectl and require success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let r = self.kubectl(args);
-        assert!(r.ok, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}\nserver log tail: {}", r.stdout, r.stderr, tail(&self.log()));
+        assert!(
+            r.ok,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}\nserver log tail: {}",
+            r.stdout,
+            r.stderr,
+            tail(&self.log())
+        );
         r.stdout
     }
 
@@ -161,7 +186,11 @@ impl Cluster {
     /// Run kubectl and require failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let r = self.kubectl(args);
-        assert!(!r.ok, "kubectl {args:?} unexpectedly succeeded:\n{}", r.stdout);
+        assert!(
+            !r.ok,
+            "kubectl {args:?} unexpectedly succeeded:\n{}",
+            r.stdout
+        );
         r.stderr
     }
 
@@ -200,5 +229,7 @@ impl Drop for Cluster {
 
 /// Path of a seed manifest shipped beside the repository (../shared/fixtures/seeds).
 pub fn seed(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/seeds").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/seeds")
+        .join(name)
 }

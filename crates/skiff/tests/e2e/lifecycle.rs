@@ -35,7 +35,13 @@ fn delete_cascade_modes_match_upstream() {
     // foreground: the owner waits for its dependents, then goes.
     c.apply(OWNER_AND_CHILD);
     child_of(&c, "dep-fg");
-    c.ok(&["delete", "cm", "owner", "--cascade=foreground", "--timeout=30s"]);
+    c.ok(&[
+        "delete",
+        "cm",
+        "owner",
+        "--cascade=foreground",
+        "--timeout=30s",
+    ]);
     assert!(!c.kubectl(&["get", "cm", "dep-fg"]).ok);
     assert!(!c.kubectl(&["get", "cm", "owner"]).ok);
 }
@@ -47,7 +53,15 @@ fn finalizers_hold_deletion_until_removed() {
     c.ok(&["delete", "cm", "held", "--wait=false"]);
     let obj = c.get_json(&["cm", "held"]);
     assert!(obj["metadata"]["deletionTimestamp"].is_string(), "{obj}");
-    c.ok(&["patch", "cm", "held", "--type", "json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#]);
+    c.ok(&[
+        "patch",
+        "cm",
+        "held",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ]);
     c.ok(&["wait", "--for=delete", "cm/held", "--timeout=20s"]);
 }
 
@@ -56,11 +70,21 @@ fn namespace_deletion_removes_contents() {
     let c = Cluster::start();
     c.ok(&["create", "namespace", "scratch"]);
     c.ok(&["create", "configmap", "x", "-n", "scratch"]);
-    c.ok(&["create", "deployment", "d", "-n", "scratch", "--image=nginx"]);
+    c.ok(&[
+        "create",
+        "deployment",
+        "d",
+        "-n",
+        "scratch",
+        "--image=nginx",
+    ]);
     c.ok(&["delete", "namespace", "scratch", "--timeout=30s"]);
     assert!(!c.kubectl(&["get", "namespace", "scratch"]).ok);
     let left = c.ok(&["get", "cm,deploy", "-A", "-o", "name"]);
-    assert!(!left.contains("configmap/x") && !left.contains("deployment.apps/d"), "{left}");
+    assert!(
+        !left.contains("configmap/x") && !left.contains("deployment.apps/d"),
+        "{left}"
+    );
     let refused = c.fails(&["create", "configmap", "y", "-n", "nowhere"]);
     assert!(refused.contains("not found"), "{refused}");
 }
@@ -70,27 +94,75 @@ fn wait_for_condition_on_status() {
     let c = Cluster::start();
     c.ok(&["create", "deployment", "web", "--image=nginx"]);
     let status = r#"{"status":{"observedGeneration":1,"conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable","message":"ok"}]}}"#;
-    c.ok(&["patch", "deploy", "web", "--subresource=status", "--type", "merge", "-p", status]);
-    let out = c.ok(&["wait", "--for=condition=Available", "deployment/web", "--timeout=20s"]);
+    c.ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        status,
+    ]);
+    let out = c.ok(&[
+        "wait",
+        "--for=condition=Available",
+        "deployment/web",
+        "--timeout=20s",
+    ]);
     assert!(out.contains("condition met"), "{out}");
 }
 
 #[test]
 fn state_survives_restart_and_kill() {
     let mut c = Cluster::start();
-    c.ok(&["create", "configmap", "before-restart", "--from-literal=a=1"]);
+    c.ok(&[
+        "create",
+        "configmap",
+        "before-restart",
+        "--from-literal=a=1",
+    ]);
     c.restart();
-    assert_eq!(c.ok(&["get", "cm", "before-restart", "-o", "jsonpath={.data.a}"]), "1");
+    assert_eq!(
+        c.ok(&["get", "cm", "before-restart", "-o", "jsonpath={.data.a}"]),
+        "1"
+    );
     for i in 0..20 {
-        c.ok(&["create", "configmap", &format!("acked-{i}"), "--from-literal=a=1"]);
+        c.ok(&[
+            "create",
+            "configmap",
+            &format!("acked-{i}"),
+            "--from-literal=a=1",
+        ]);
     }
-    let rv_before: i64 = c.ok(&["get", "cm", "acked-19", "-o", "jsonpath={.metadata.resourceVersion}"]).parse().unwrap_or(0);
+    let rv_before: i64 = c
+        .ok(&[
+            "get",
+            "cm",
+            "acked-19",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+        .parse()
+        .unwrap_or(0);
     c.stop("KILL");
     c.start_again();
     for i in 0..20 {
         c.ok(&["get", "cm", &format!("acked-{i}")]);
     }
     c.ok(&["create", "configmap", "after-crash"]);
-    let rv_after: i64 = c.ok(&["get", "cm", "after-crash", "-o", "jsonpath={.metadata.resourceVersion}"]).parse().unwrap_or(0);
-    assert!(rv_after > rv_before, "revisions keep increasing across a crash: {rv_before} → {rv_after}");
+    let rv_after: i64 = c
+        .ok(&[
+            "get",
+            "cm",
+            "after-crash",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+        .parse()
+        .unwrap_or(0);
+    assert!(
+        rv_after > rv_before,
+        "revisions keep increasing across a crash: {rv_before} → {rv_after}"
+    );
 }
