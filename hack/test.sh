@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 hack/install-deps.sh
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo nextest run --workspace --locked --no-fail-fast --test-threads "${SKIFF_TEST_THREADS:-2}"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo nextest run --workspace --no-fail-fast --test-threads "${SKIFF_TEST_THREADS:-2}"

@@ -1,0 +1,326 @@
+//! The processes under test (skiff, etcd): start on loopback in a temp dir, wait until ready,
+//! read their RSS, and kill them when dropped, whatever happened.
+
+use crate::conn::Endpoint;
+use crate::error::BenchError;
+use crate::tls;
+use http::Method;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+/// How long a server may take to answer its health endpoint.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A child process that is killed (SIGKILL) and reaped when dropped.
+pub struct Process {
+    name: String,
+    child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// Spawn `program` with `args`, stdout and stderr appended to `log`.
+    fn spawn(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: &Path,
+    ) -> Result<Process, BenchError> {
+        let spawn_err = |source| BenchError::Spawn {
+            program: program.display().to_string(),
+            source,
+        };
+        let out = std::fs::File::create(log).map_err(spawn_err)?;
+        let err = out.try_clone().map_err(spawn_err)?;
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(spawn_err)?;
+        Ok(Process {
+            name: name.to_string(),
+            child,
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident set size in KiB, from `/proc/<pid>/status`.
+    pub fn rss_kib(&self) -> Result<u64, BenchError> {
+        let path = PathBuf::from(format!("/proc/{}/status", self.pid()));
+        let text = std::fs::read_to_string(&path).map_err(|source| BenchError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        parse_vm_rss(&text).ok_or(BenchError::BadFile {
+            path,
+            what: "no VmRSS line",
+        })
+    }
+
+    /// Fail if the process has exited.
+    pub fn alive(&mut self) -> Result<(), BenchError> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(BenchError::Exited {
+                what: self.name.clone(),
+                status,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The `VmRSS` value (KiB) of a `/proc/<pid>/status` text.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut words = line["VmRSS:".len()..].split_whitespace();
+    let value: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") | None => Some(value),
+        Some(_) => None,
+    }
+}
+
+/// A loopback port that was free a moment ago (the OS picks it).
+pub fn free_port() -> Result<u16, BenchError> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let listener =
+        TcpListener::bind(addr).map_err(|source| BenchError::Connect { addr, source })?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| BenchError::Connect { addr, source })
+}
+
+/// A running server: its process, how to reach it, and its temp dir (removed after the kill,
+/// which is why `process` is declared first: fields drop in order).
+pub struct Server {
+    /// The process.
+    pub process: Process,
+    /// Its client endpoint.
+    pub endpoint: Endpoint,
+    /// The log file (inside `dir`).
+    pub log: PathBuf,
+    dir: TempDir,
+}
+
+impl Server {
+    /// The temp dir holding the server's state.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The last lines of the server's log, for error messages.
+    pub fn log_tail(&self) -> String {
+        log_tail(&self.log)
+    }
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+fn temp_dir(parent: &Path, prefix: &str) -> Result<TempDir, BenchError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(parent)
+        .map_err(|source| BenchError::Read {
+            path: parent.to_path_buf(),
+            source,
+        })
+}
+
+/// Poll `probe` until it answers 200 or the timeout passes; the process must stay alive.
+async fn wait_ready(
+    what: &str,
+    process: &mut Process,
+    endpoint: impl Fn() -> Option<Endpoint>,
+    path: &str,
+    log: &Path,
+) -> Result<(), BenchError> {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < READY_TIMEOUT {
+        process.alive().map_err(|e| BenchError::NotReady {
+            what: what.to_string(),
+            secs: start.elapsed().as_secs(),
+            detail: format!(": {e}; log:\n{}", log_tail(log)),
+        })?;
+        if let Some(ep) = endpoint() {
+            match probe(&ep, path).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(BenchError::NotReady {
+        what: what.to_string(),
+        secs: READY_TIMEOUT.as_secs(),
+        detail: format!(": {last}; log:\n{}", log_tail(log)),
+    })
+}
+
+async fn probe(endpoint: &Endpoint, path: &str) -> Result<(), BenchError> {
+    endpoint
+        .connect()
+        .await?
+        .expect(Method::GET, path, None, None, 200)
+        .await
+        .map(drop)
+}
+
+/// Start `skiff server` on a free loopback port with a fresh data dir under `tmp`.
+pub async fn start_skiff(bin: &Path, tmp: &Path) -> Result<Server, BenchError> {
+    let dir = temp_dir(tmp, "skiff-bench-")?;
+    let port = free_port()?;
+    let data = dir.path().join("data");
+    let log = dir.path().join("skiff.log");
+    let args = vec![
+        "server".to_string(),
+        "--bind-address".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+    ];
+    let mut process = Process::spawn("skiff server", bin, &args, &log)?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let pki = data.join("pki");
+    // The client certificate exists only once the server has written its PKI.
+    let endpoint = || {
+        if !data.join("kubeconfig.yaml").exists() {
+            return None;
+        }
+        tls::client_config(&pki)
+            .ok()
+            .map(|c| Endpoint { addr, tls: Some(c) })
+    };
+    wait_ready("skiff server", &mut process, endpoint, "/readyz", &log).await?;
+    let tls = tls::client_config(&pki)?;
+    Ok(Server {
+        process,
+        endpoint: Endpoint {
+            addr,
+            tls: Some(tls),
+        },
+        log,
+        dir,
+    })
+}
+
+/// Start a single-member etcd on free loopback ports with a fresh data dir under `tmp`.
+pub async fn start_etcd(bin: &Path, tmp: &Path) -> Result<Server, BenchError> {
+    let dir = temp_dir(tmp, "etcd-bench-")?;
+    let (client, peer) = (free_port()?, free_port()?);
+    let data = dir.path().join("data");
+    let log = dir.path().join("etcd.log");
+    let client_url = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let args = vec![
+        "--name".to_string(),
+        "bench".into(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--listen-client-urls".into(),
+        client_url.clone(),
+        "--advertise-client-urls".into(),
+        client_url,
+        "--listen-peer-urls".into(),
+        peer_url.clone(),
+        "--initial-advertise-peer-urls".into(),
+        peer_url.clone(),
+        "--initial-cluster".into(),
+        format!("bench={peer_url}"),
+    ];
+    let mut process = Process::spawn("etcd", bin, &args, &log)?;
+    let endpoint = Endpoint {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, client)),
+        tls: None,
+    };
+    let probe_ep = endpoint.clone();
+    wait_ready(
+        "etcd",
+        &mut process,
+        move || Some(probe_ep.clone()),
+        "/health",
+        &log,
+    )
+    .await?;
+    Ok(Server {
+        process,
+        endpoint,
+        log,
+        dir,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_rss_parsing() {
+        let cases = [
+            (
+                "Name:\tskiff\nVmPeak:\t  99999 kB\nVmRSS:\t   23456 kB\nRssAnon:\t 100 kB\n",
+                Some(23456),
+            ),
+            ("VmRSS: 7", Some(7)),
+            ("VmRSS:\t12 MB\n", None),
+            ("Name:\tx\n", None),
+            ("VmRSS:\tlots kB\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_vm_rss(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn our_own_rss_is_readable() {
+        let text = std::fs::read_to_string("/proc/self/status").expect("proc");
+        assert!(parse_vm_rss(&text).is_some_and(|kib| kib > 0));
+    }
+
+    #[test]
+    fn free_ports_are_bindable() {
+        let port = free_port().expect("port");
+        assert_ne!(port, 0);
+        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("the port should still be free");
+    }
+
+    #[test]
+    fn dropping_a_process_kills_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = Process::spawn(
+            "sleep",
+            Path::new("sleep"),
+            &["60".to_string()],
+            &dir.path().join("log"),
+        )
+        .expect("spawn");
+        let status = PathBuf::from(format!("/proc/{}/status", p.pid()));
+        assert!(status.exists());
+        drop(p);
+        // Reaped by drop: the pid no longer exists (it could in theory be reused, not within a test).
+        assert!(!status.exists());
+    }
+}
