@@ -37,7 +37,7 @@ pub struct ApiServer {
     pub store: Arc<dyn Store>,
     registry: RwLock<Arc<Registry>>,
     /// Request, watch and store metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Static bearer tokens.
     pub tokens: RwLock<Tokens>,
     /// Server settings.
@@ -60,10 +60,13 @@ impl ApiServer {
         config: Config,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<ApiServer> {
+        let metrics = Arc::new(Metrics::default());
+        let store: Arc<dyn Store> =
+            Arc::new(crate::metered::MeteredStore::new(store, metrics.clone()));
         Arc::new(ApiServer {
             store,
             registry: RwLock::new(Arc::new(Registry::builtin())),
-            metrics: Metrics::default(),
+            metrics,
             tokens: RwLock::new(tokens),
             config,
             openapi_cache: Mutex::new(HashMap::new()),
