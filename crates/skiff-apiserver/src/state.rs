@@ -19,6 +19,8 @@ pub struct Config {
     pub service_cidr: std::net::Ipv4Addr,
     /// NodePort range.
     pub node_port_range: (u16, u16),
+    /// The cluster CA certificate (PEM), published in every namespace's kube-root-ca.crt.
+    pub ca_pem: String,
 }
 
 impl Default for Config {
@@ -27,6 +29,7 @@ impl Default for Config {
             advertise_address: "127.0.0.1:6443".into(),
             service_cidr: std::net::Ipv4Addr::new(10, 43, 0, 0),
             node_port_range: (30000, 32767),
+            ca_pem: String::new(),
         }
     }
 }

@@ -33,6 +33,16 @@ pub async fn before_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
     } else if is(info, "", "pods") {
         let qos = qos_class(obj);
         obj["status"] = json!({"phase": "Pending", "qosClass": qos});
+        // The ServiceAccount admission plugin's default.
+        if obj
+            .pointer("/spec/serviceAccountName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
+            obj["spec"]["serviceAccountName"] = json!("default");
+            obj["spec"]["serviceAccount"] = json!("default");
+        }
     } else if is(info, "", "persistentvolumeclaims") || is(info, "", "persistentvolumes") {
         obj["status"] = json!({"phase": "Pending"});
     } else if is(info, "", "services") {
@@ -129,6 +139,47 @@ pub async fn after_write(ctx: &Ctx, obj: &Value) {
     }
     if obj.pointer("/metadata/deletionTimestamp").is_some() {
         ctx.state.cleanup_wake.notify_one();
+    } else if is(&ctx.info, "", "namespaces") {
+        if let Some(ns) = meta::name(obj) {
+            namespace_defaults(&ctx.state, ns).await;
+        }
+    }
+}
+
+/// What every namespace holds from its creation, as kube-controller-manager provides it:
+/// the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap with the cluster CA.
+pub async fn namespace_defaults(state: &ApiServer, ns: &str) {
+    let reg = state.registry();
+    let now = meta::now_rfc3339();
+    let mut wanted = Vec::new();
+    if let Some(sa) = reg.get("", "v1", "serviceaccounts") {
+        wanted.push((
+            sa.key(Some(ns), "default"),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": ns}}),
+        ));
+    }
+    if let (Some(cm), false) = (
+        reg.get("", "v1", "configmaps"),
+        state.config.ca_pem.is_empty(),
+    ) {
+        wanted.push((cm.key(Some(ns), "kube-root-ca.crt"), json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-root-ca.crt", "namespace": ns,
+                         "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+            "data": {"ca.crt": state.config.ca_pem}})));
+    }
+    for (key, mut obj) in wanted {
+        if state.store.get(&key).is_some() {
+            continue;
+        }
+        let m = meta::metadata_mut(&mut obj);
+        m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        m.insert("creationTimestamp".into(), json!(now));
+        if let Err(e) = state.store.create(key, obj).await {
+            if !matches!(e, skiff_store::StoreError::AlreadyExists) {
+                tracing::warn!(namespace = ns, error = %e, "creating namespace defaults failed");
+            }
+        }
     }
 }
 
@@ -549,6 +600,9 @@ pub async fn bootstrap(state: &Arc<ApiServer>) -> Result<(), skiff_store::StoreE
         objects.push((pc_info.clone(), None, json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
             "metadata": {"name": name}, "value": value, "preemptionPolicy": "PreemptLowerPriority",
             "description": "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."})));
+    }
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        namespace_defaults(state, ns).await;
     }
     for (info, ns, mut obj) in objects {
         let name = meta::name(&obj).unwrap_or("").to_string();
