@@ -45,6 +45,49 @@ fn record_load(
     m.insert(p99, lat.p99_ms);
 }
 
+/// CPU used by the server, by this load generator and by everything else over one phase: on
+/// 2 shared cores, the client's and other tenants' shares explain part of any ceiling.
+struct CpuMeter {
+    server: Duration,
+    client: Duration,
+    busy: Duration,
+    wall: Instant,
+}
+
+/// Metric keys a [`CpuMeter`] fills: server µs/op, client µs/op, other processes' cores.
+type CpuKeys = (&'static str, &'static str, &'static str);
+
+impl CpuMeter {
+    fn start(server: &procs::Process) -> Result<CpuMeter, BenchError> {
+        Ok(CpuMeter {
+            server: server.cpu()?,
+            client: procs::own_cpu()?,
+            busy: procs::system_busy()?,
+            wall: Instant::now(),
+        })
+    }
+
+    /// Record µs of CPU per operation for server and client, and the cores used by the rest.
+    fn record(
+        self,
+        server: &procs::Process,
+        m: &mut Metrics,
+        ops: usize,
+        keys: CpuKeys,
+    ) -> Result<(), BenchError> {
+        let wall = self.wall.elapsed().as_secs_f64();
+        let server_cpu = server.cpu()?.saturating_sub(self.server);
+        let client_cpu = procs::own_cpu()?.saturating_sub(self.client);
+        let busy = procs::system_busy()?.saturating_sub(self.busy);
+        let per_op = |d: Duration| d.as_secs_f64() * 1e6 / ops.max(1) as f64;
+        m.insert(keys.0, per_op(server_cpu));
+        m.insert(keys.1, per_op(client_cpu));
+        let other = busy.saturating_sub(server_cpu + client_cpu).as_secs_f64();
+        m.insert(keys.2, if wall > 0.0 { other / wall } else { f64::NAN });
+        Ok(())
+    }
+}
+
 /// Run every phase once; the servers are killed on return, error or not.
 pub async fn run_once(args: &Args) -> Result<Metrics, BenchError> {
     let mut m = Metrics::new();
@@ -73,9 +116,16 @@ pub async fn run_once(args: &Args) -> Result<Metrics, BenchError> {
             prefix: "bench-".into(),
         };
         let conns = etcd.endpoint.connect_many(args.clients).await?;
+        let cpu = CpuMeter::start(&etcd.process)?;
         let mut r = load::closed_loop(conns, &w, 0, args.creates)
             .await?
             .checked("etcd puts")?;
+        let keys = (
+            key::ETCD_SERVER_CPU,
+            key::ETCD_CLIENT_CPU,
+            key::ETCD_OTHER_CPU,
+        );
+        cpu.record(&etcd.process, &mut m, args.creates, keys)?;
         record_load(&mut m, &mut r, key::ETCD_RATE, key::ETCD_P50, key::ETCD_P99);
         progress(&format!("etcd: {:.0} puts/s", r.rate()));
     }
@@ -148,14 +198,17 @@ async fn skiff_phases(args: &Args, skiff: &mut Server, m: &mut Metrics) -> Resul
         namespace: "default".into(),
         prefix: "bench-".into(),
     };
-    let mut r = load::closed_loop(
-        ep.connect_many(args.clients).await?,
-        &creates,
-        0,
-        args.creates,
-    )
-    .await?
-    .checked("skiff creates")?;
+    let conns = ep.connect_many(args.clients).await?;
+    let cpu = CpuMeter::start(&skiff.process)?;
+    let mut r = load::closed_loop(conns, &creates, 0, args.creates)
+        .await?
+        .checked("skiff creates")?;
+    let keys = (
+        key::CREATE_SERVER_CPU,
+        key::CREATE_CLIENT_CPU,
+        key::CREATE_OTHER_CPU,
+    );
+    cpu.record(&skiff.process, m, args.creates, keys)?;
     record_load(
         m,
         &mut r,
@@ -170,15 +223,17 @@ async fn skiff_phases(args: &Args, skiff: &mut Server, m: &mut Metrics) -> Resul
         prefix: "p-".into(),
     };
     let n = (args.rate * args.paced_secs).round() as usize;
-    let mut r = load::open_loop(
-        ep.connect_many(args.paced_conns).await?,
-        &paced,
-        0,
-        n,
-        args.rate,
-    )
-    .await?
-    .checked("paced creates")?;
+    let conns = ep.connect_many(args.paced_conns).await?;
+    let cpu = CpuMeter::start(&skiff.process)?;
+    let mut r = load::open_loop(conns, &paced, 0, n, args.rate)
+        .await?
+        .checked("paced creates")?;
+    let keys = (
+        key::PACED_SERVER_CPU,
+        key::PACED_CLIENT_CPU,
+        key::PACED_OTHER_CPU,
+    );
+    cpu.record(&skiff.process, m, n, keys)?;
     let lat = Latency::of(&mut r.latencies);
     m.insert(key::PACED_RATE, r.rate());
     m.insert(key::PACED_P50, lat.p50_ms);

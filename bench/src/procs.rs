@@ -73,6 +73,11 @@ impl Process {
         })
     }
 
+    /// CPU time (user + system) the process has used so far.
+    pub fn cpu(&self) -> Result<Duration, BenchError> {
+        cpu_of(&PathBuf::from(format!("/proc/{}/stat", self.pid())))
+    }
+
     /// Fail if the process has exited.
     pub fn alive(&mut self) -> Result<(), BenchError> {
         match self.child.try_wait() {
@@ -94,6 +99,70 @@ pub fn parse_vm_rss(status: &str) -> Option<u64> {
         Some("kB") | None => Some(value),
         Some(_) => None,
     }
+}
+
+/// CPU time (user + system) this benchmark process has used so far.
+pub fn own_cpu() -> Result<Duration, BenchError> {
+    cpu_of(Path::new("/proc/self/stat"))
+}
+
+fn cpu_of(path: &Path) -> Result<Duration, BenchError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BenchError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_stat_cpu(&text).ok_or(BenchError::BadFile {
+        path: path.to_path_buf(),
+        what: "no utime/stime fields",
+    })
+}
+
+/// Busy CPU time of the whole machine (all CPUs, from `/proc/stat`).
+pub fn system_busy() -> Result<Duration, BenchError> {
+    let path = Path::new("/proc/stat");
+    let text = std::fs::read_to_string(path).map_err(|source| BenchError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_system_busy(&text).ok_or(BenchError::BadFile {
+        path: path.to_path_buf(),
+        what: "no cpu line",
+    })
+}
+
+/// Busy time of the aggregate `cpu` line: every column but idle and iowait (guest time is
+/// already counted in user).
+pub fn parse_system_busy(stat: &str) -> Option<Duration> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let cols: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|&i| cols.get(i).copied().unwrap_or(0))
+        .sum();
+    if cols.len() < 4 {
+        return None;
+    }
+    Some(Duration::from_millis(busy * 1000 / USER_HZ))
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times: USER_HZ, 100 on every Linux ABI we run on.
+const USER_HZ: u64 = 100;
+
+/// utime + stime of a `/proc/<pid>/stat` line.
+pub fn parse_stat_cpu(stat: &str) -> Option<Duration> {
+    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name come state (field 3) .. so utime (field 14) and stime (15) are at 11 and 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
 }
 
 /// A loopback port that was free a moment ago (the OS picks it).
@@ -292,6 +361,44 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parse_vm_rss(text), want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn stat_cpu_parsing() {
+        let cases = [
+            (
+                "4242 (skiff) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 50 0 0 20 0 9 0 100 0 0",
+                Some(Duration::from_millis(3000)),
+            ),
+            (
+                "7 (a b) c)) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 1 0 0",
+                Some(Duration::from_millis(30)),
+            ),
+            ("7 (x) R 1 7", None),
+            ("no parens at all", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_stat_cpu(text), want, "{text}");
+        }
+        assert!(own_cpu().is_ok());
+    }
+
+    #[test]
+    fn system_busy_parsing() {
+        let cases = [
+            (
+                "cpu  100 20 30 5000 70 1 2 3 9 0\ncpu0 50 10 15 2500 35 0 1 1 0 0\n",
+                Some(Duration::from_millis(1560)),
+            ),
+            ("cpu  1 0 0 9\n", Some(Duration::from_millis(10))),
+            ("cpu0 1 2 3 4\n", None),
+            ("cpu  1 x 3 4\n", None),
+            ("cpu  1 2\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_system_busy(text), want, "{text:?}");
+        }
+        assert!(system_busy().is_ok_and(|d| d > Duration::ZERO));
     }
 
     #[test]

@@ -15,6 +15,18 @@ pub mod key {
     pub const CREATE_P50: &str = "skiff.create.p50_ms";
     /// skiff create latency p99 (ms).
     pub const CREATE_P99: &str = "skiff.create.p99_ms";
+    /// skiff CPU time per create during the closed-loop creates (µs).
+    pub const CREATE_SERVER_CPU: &str = "skiff.create.server_cpu_us";
+    /// Load generator CPU time per create during the skiff creates (µs).
+    pub const CREATE_CLIENT_CPU: &str = "skiff.create.client_cpu_us";
+    /// etcd CPU time per put (µs).
+    pub const ETCD_SERVER_CPU: &str = "etcd.put.server_cpu_us";
+    /// Load generator CPU time per etcd put (µs).
+    pub const ETCD_CLIENT_CPU: &str = "etcd.put.client_cpu_us";
+    /// CPU used by everything else on the machine during the skiff creates (cores).
+    pub const CREATE_OTHER_CPU: &str = "skiff.create.other_cores";
+    /// CPU used by everything else on the machine during the etcd puts (cores).
+    pub const ETCD_OTHER_CPU: &str = "etcd.put.other_cores";
     /// etcd puts/s, same workload.
     pub const ETCD_RATE: &str = "etcd.put.rate";
     /// etcd put latency p50 (ms).
@@ -29,6 +41,12 @@ pub mod key {
     pub const PACED_P99: &str = "skiff.paced.p99_ms";
     /// Paced latency max (ms).
     pub const PACED_MAX: &str = "skiff.paced.max_ms";
+    /// skiff CPU per create at the paced rate (µs).
+    pub const PACED_SERVER_CPU: &str = "skiff.paced.server_cpu_us";
+    /// Load generator CPU per paced create (µs).
+    pub const PACED_CLIENT_CPU: &str = "skiff.paced.client_cpu_us";
+    /// CPU used by everything else during the paced phase (cores).
+    pub const PACED_OTHER_CPU: &str = "skiff.paced.other_cores";
     /// Median LIST time, JSON (ms).
     pub const LIST_JSON: &str = "skiff.list.json_ms";
     /// Median LIST time, Table (ms).
@@ -139,6 +157,27 @@ pub const ROWS: &[Row] = &[
         None,
     ),
     row(
+        "  server CPU per create",
+        "us",
+        key::CREATE_SERVER_CPU,
+        Some(key::ETCD_SERVER_CPU),
+        None,
+    ),
+    row(
+        "  load generator CPU per create",
+        "us",
+        key::CREATE_CLIENT_CPU,
+        Some(key::ETCD_CLIENT_CPU),
+        None,
+    ),
+    row(
+        "  other processes' CPU meanwhile",
+        "cores",
+        key::CREATE_OTHER_CPU,
+        Some(key::ETCD_OTHER_CPU),
+        None,
+    ),
+    row(
         "paced creates: achieved rate",
         "/s",
         key::PACED_RATE,
@@ -154,6 +193,20 @@ pub const ROWS: &[Row] = &[
         Some(Goal::Below(20.0)),
     ),
     row("  paced latency max", "ms", key::PACED_MAX, None, None),
+    row(
+        "  server CPU per paced create",
+        "us",
+        key::PACED_SERVER_CPU,
+        None,
+        None,
+    ),
+    row(
+        "  other processes' CPU meanwhile",
+        "cores",
+        key::PACED_OTHER_CPU,
+        None,
+        None,
+    ),
     row(
         "LIST 10k ConfigMaps, JSON (median)",
         "ms",

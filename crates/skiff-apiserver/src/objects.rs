@@ -159,36 +159,38 @@ pub fn check_schema(
     }
 }
 
-/// Check `apiVersion` and `kind` of a body against the endpoint.
-pub fn check_type(info: &ResourceInfo, obj: &Value, raw: &[u8]) -> Result<(), ApiError> {
-    if !obj.is_object() {
+/// Check `apiVersion` and `kind` of a body against the endpoint. Like kube-apiserver, a body
+/// that leaves them out takes the endpoint's group, version and kind.
+pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+    let Some(map) = obj.as_object_mut() else {
         return Err(ApiError::bad_request(
             "the body of the request must be a JSON or YAML object",
         ));
-    }
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let snippet = String::from_utf8_lossy(&raw[..raw.len().min(200)]).to_string();
+    };
+    let kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let api_version = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if kind.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Object 'Kind' is missing in '{snippet}'"
-        )));
-    }
-    if api_version.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Object 'apiVersion' is missing in '{snippet}'"
-        )));
-    }
-    if api_version != info.api_version() {
-        return Err(ApiError::bad_request(format!(
-            "the API version in the data ({api_version}) does not match the expected API version ({})",
-            info.api_version()
-        )));
-    }
-    if kind != info.kind {
+        map.insert("kind".into(), json!(info.kind));
+    } else if kind != info.kind {
         return Err(ApiError::bad_request(format!(
             "the kind in the data ({kind}) does not match the expected kind ({}) of this endpoint",
             info.kind
+        )));
+    }
+    if api_version.is_empty() {
+        map.insert("apiVersion".into(), json!(info.api_version()));
+    } else if api_version != info.api_version() {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({})",
+            info.api_version()
         )));
     }
     Ok(())

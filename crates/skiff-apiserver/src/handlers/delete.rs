@@ -220,7 +220,10 @@ pub async fn delete(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let opts = DeleteOptions::parse(ctx)?;
     let name = ctx.name()?.to_string();
     let d = delete_object(ctx, &ctx.key()?, &name, &opts).await?;
-    respond_one(ctx, d.object, if d.gone { 200 } else { 202 })
+    // kube-apiserver answers 202 only for a pending deletion the client asked to cascade with
+    // orphanDependents=false; everything else, pending or not, is 200.
+    let accepted = !d.gone && ctx.query.get("orphanDependents") == Some("false");
+    respond_one(ctx, d.object, if accepted { 202 } else { 200 })
 }
 
 /// DELETE a collection: every object matching the selectors.

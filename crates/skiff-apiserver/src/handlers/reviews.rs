@@ -25,7 +25,7 @@ pub async fn serve(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
         ));
     }
     let mut obj = crate::objects::decode_body(ctx.header("content-type"), &ctx.body)?.value;
-    crate::objects::check_type(&ctx.info, &obj, &ctx.body)?;
+    crate::objects::check_type(&ctx.info, &mut obj)?;
     let user = &ctx.user;
     let status = match ctx.info.kind.as_str() {
         "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview" => {

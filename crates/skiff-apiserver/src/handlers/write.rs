@@ -33,7 +33,7 @@ fn options(ctx: &Ctx) -> Result<WriteOptions, ApiError> {
 fn decode_object(ctx: &Ctx, opts: &WriteOptions) -> Result<(Value, Vec<String>), ApiError> {
     let decoded = objects::decode_body(ctx.header("content-type"), &ctx.body)?;
     let mut obj = decoded.value;
-    objects::check_type(&ctx.info, &obj, &ctx.body)?;
+    objects::check_type(&ctx.info, &mut obj)?;
     let warnings =
         objects::check_schema(&ctx.info, &mut obj, &decoded.duplicates, opts.validation)?;
     check_decode(&ctx.info, &obj)?;
@@ -437,7 +437,7 @@ pub async fn patch(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
                 })?
             }
         };
-        objects::check_type(&info, &new, b"")?;
+        objects::check_type(&info, &mut new)?;
         let w = objects::check_schema(&info, &mut new, &duplicates, opts.validation)?;
         if let Ok(mut g) = warnings.lock() {
             *g = w;
@@ -460,13 +460,36 @@ async fn apply(
     let decoded = skiff_api::decode::yaml(&ctx.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     let mut applied = decoded.value;
-    objects::check_type(&info, &applied, &ctx.body)?;
+    for field in ["apiVersion", "kind"] {
+        if applied
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
+            let name = if field == "kind" { "Kind" } else { field };
+            return Err(ApiError::bad_request(format!(
+                "error decoding YAML: Object '{name}' is missing in '{}'",
+                String::from_utf8_lossy(&ctx.body[..ctx.body.len().min(200)])
+            )));
+        }
+    }
+    objects::check_type(&info, &mut applied)?;
     let warnings =
         objects::check_schema(&info, &mut applied, &decoded.duplicates, opts.validation)?;
     if ctx.query.get("fieldManager").is_none_or(|m| m.is_empty()) {
-        return Err(ApiError::bad_request(
-            "PATCH, application/apply-patch+yaml requests require a fieldManager",
-        ));
+        let mut e = ApiError::invalid(
+            "meta.k8s.io",
+            "PatchOptions",
+            "",
+            vec![Cause {
+                reason: "FieldValueRequired".into(),
+                message: "Required value: is required for apply patch".into(),
+                field: "fieldManager".into(),
+            }],
+        );
+        e.name = None;
+        return Err(e);
     }
     let force = ctx.query.flag("force");
     let manager = opts.field_manager.clone();
