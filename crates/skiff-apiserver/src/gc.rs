@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 fn contains(o: &StoredObject, needle: &[u8]) -> bool {
-    o.data.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(&o.data, needle).is_some()
 }
 
 async fn remove_finalizer(state: &ApiServer, o: &StoredObject, finalizer: &str) {
@@ -122,16 +122,22 @@ async fn terminate_namespaces(state: &Arc<ApiServer>) {
     }
 }
 
-async fn collect_garbage(state: &Arc<ApiServer>) {
-    let (all, _) = state.store.list("/registry/");
-    let mut uids: HashSet<String> = HashSet::with_capacity(all.len());
+/// What one garbage-collection pass will do, computed off the async workers.
+#[derive(Default)]
+struct Plan {
+    /// Owners being deleted with the `orphan` finalizer, and their dependents.
+    orphan: Vec<(Arc<StoredObject>, String, Vec<Arc<StoredObject>>)>,
+    /// Owners being deleted with `foregroundDeletion`, and their dependents.
+    foreground: Vec<(Arc<StoredObject>, Vec<Arc<StoredObject>>)>,
+    /// Objects whose every owner is gone.
+    background: Vec<Arc<StoredObject>>,
+}
+
+fn plan(all: &[Arc<StoredObject>]) -> Plan {
     let mut dependents: HashMap<String, Vec<Arc<StoredObject>>> = HashMap::new();
     let mut deleting: Vec<(Arc<StoredObject>, Value)> = Vec::new();
-    for o in &all {
-        let has_owner = contains(o, b"ownerReferences");
-        let is_deleting = contains(o, b"deletionTimestamp");
-        let needs_parse = has_owner || is_deleting;
-        if !needs_parse {
+    for o in all {
+        if !(contains(o, b"ownerReferences") || contains(o, b"deletionTimestamp")) {
             continue;
         }
         let v = o.value();
@@ -142,61 +148,78 @@ async fn collect_garbage(state: &Arc<ApiServer>) {
             deleting.push((o.clone(), v));
         }
     }
+    let mut plan = Plan::default();
     if dependents.is_empty() && deleting.is_empty() {
-        return;
+        return plan;
     }
-    for o in &all {
+    let mut uids: HashSet<String> = HashSet::with_capacity(all.len());
+    for o in all {
         if let Some(uid) = meta::str_field(&o.value(), "uid") {
             uids.insert(uid.to_string());
         }
     }
-    for (o, v) in &deleting {
-        let uid = meta::str_field(v, "uid").unwrap_or("").to_string();
-        let fins = meta::finalizers(v);
+    for (o, v) in deleting {
+        let uid = meta::str_field(&v, "uid").unwrap_or("").to_string();
+        let fins = meta::finalizers(&v);
         let deps = dependents.get(&uid).cloned().unwrap_or_default();
         if fins.iter().any(|f| f == "orphan") {
-            for d in &deps {
-                let Some(cur) = state.store.get(&d.key) else {
-                    continue;
-                };
-                let mut dv = cur.value();
-                if let Some(refs) = dv
-                    .pointer_mut("/metadata/ownerReferences")
-                    .and_then(Value::as_array_mut)
-                {
-                    refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
-                    if refs.is_empty() {
-                        meta::metadata_mut(&mut dv).remove("ownerReferences");
-                    }
-                }
-                let _ = state
-                    .store
-                    .update(cur.key.clone(), Some(cur.mod_rev), dv)
-                    .await;
-            }
-            if let Some(cur) = state.store.get(&o.key) {
-                remove_finalizer(state, &cur, "orphan").await;
-            }
+            plan.orphan.push((o, uid, deps));
         } else if fins.iter().any(|f| f == "foregroundDeletion") {
-            if deps.is_empty() {
-                if let Some(cur) = state.store.get(&o.key) {
-                    remove_finalizer(state, &cur, "foregroundDeletion").await;
-                }
-            } else {
-                for d in &deps {
-                    cascade_delete(state, d).await;
-                }
+            plan.foreground.push((o, deps));
+        }
+    }
+    for deps in dependents.values() {
+        for d in deps {
+            let owners = owner_uids(&d.value());
+            if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u)) {
+                plan.background.push(d.clone());
             }
         }
     }
-    // Background cascade: objects whose every owner is gone.
-    for deps in dependents.values() {
+    plan
+}
+
+async fn collect_garbage(state: &Arc<ApiServer>) {
+    let (all, _) = state.store.list("/registry/");
+    let Ok(plan) = tokio::task::spawn_blocking(move || plan(&all)).await else {
+        return;
+    };
+    for (o, uid, deps) in &plan.orphan {
         for d in deps {
-            let v = d.value();
-            let owners = owner_uids(&v);
-            if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u)) {
+            let Some(cur) = state.store.get(&d.key) else {
+                continue;
+            };
+            let mut dv = cur.value();
+            if let Some(refs) = dv
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
+                if refs.is_empty() {
+                    meta::metadata_mut(&mut dv).remove("ownerReferences");
+                }
+            }
+            let _ = state
+                .store
+                .update(cur.key.clone(), Some(cur.mod_rev), dv)
+                .await;
+        }
+        if let Some(cur) = state.store.get(&o.key) {
+            remove_finalizer(state, &cur, "orphan").await;
+        }
+    }
+    for (o, deps) in &plan.foreground {
+        if deps.is_empty() {
+            if let Some(cur) = state.store.get(&o.key) {
+                remove_finalizer(state, &cur, "foregroundDeletion").await;
+            }
+        } else {
+            for d in deps {
                 cascade_delete(state, d).await;
             }
         }
+    }
+    for d in &plan.background {
+        cascade_delete(state, d).await;
     }
 }

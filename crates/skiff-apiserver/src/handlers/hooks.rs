@@ -128,6 +128,11 @@ pub fn before_delete(ctx: &Ctx, obj: &mut Value, opts: &DeleteOptions) -> bool {
     false
 }
 
+/// Whether `after_write` has anything to do for a newly created object of this resource.
+pub fn needs_after_create(info: &ResourceInfo) -> bool {
+    is(info, "apiextensions.k8s.io", "customresourcedefinitions") || is(info, "", "namespaces")
+}
+
 /// After a create or update was stored.
 pub async fn after_write(ctx: &Ctx, obj: &Value) {
     if is(
@@ -622,7 +627,7 @@ pub async fn bootstrap(state: &Arc<ApiServer>) -> Result<(), skiff_store::StoreE
 }
 
 /// Namespace termination and owner-reference garbage collection, run whenever a deletion
-/// happens (and every few seconds): empties terminating namespaces, then removes them;
+/// happens (and once a minute): empties terminating namespaces, then removes them;
 /// honours the `orphan` and `foregroundDeletion` finalizers; deletes objects whose every
 /// owner is gone.
 pub async fn namespace_cleanup_loop(state: Arc<ApiServer>) {
@@ -630,7 +635,8 @@ pub async fn namespace_cleanup_loop(state: Arc<ApiServer>) {
     loop {
         tokio::select! {
             _ = state.cleanup_wake.notified() => {}
-            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            // Deletions wake the pass; the slow timer only catches what a lost wake-up missed.
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
             _ = shutdown.changed() => return,
         }
         // Let a burst of deletions settle into one pass.

@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::http::{self, negotiate, Body, Wants};
 use ::http::Response;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use skiff_api::{meta, ApiError, ResourceInfo};
 use skiff_selectors::{FieldSelector, LabelSelector};
 use skiff_store::StoredObject;
@@ -96,7 +96,7 @@ pub fn respond_one(ctx: &Ctx, value: Value, code: u16) -> Result<Response<Body>,
                 .to_string();
             Ok(http::json(
                 code,
-                &table(&ctx.info, &ctx.query, &[value], &rv, None),
+                &table(&ctx.info, &ctx.query, vec![value], &rv, None),
             ))
         }
         Wants::PartialMetadata => Ok(http::json(code, &partial(&value))),
@@ -105,14 +105,14 @@ pub fn respond_one(ctx: &Ctx, value: Value, code: u16) -> Result<Response<Body>,
 }
 
 fn partial(v: &Value) -> Value {
-    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v.get("metadata").cloned().unwrap_or(json!({}))})
+    partial_from_metadata(v.get("metadata").cloned().unwrap_or_else(|| json!({})))
 }
 
 /// A meta.k8s.io/v1 Table of `objects`.
 pub fn table(
     info: &ResourceInfo,
     query: &crate::http::Query,
-    objects: &[Value],
+    objects: Vec<Value>,
     rv: &str,
     cont: Option<&str>,
 ) -> Value {
@@ -134,27 +134,53 @@ pub fn table(
             .map(|c| json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority}))
             .collect(),
     };
+    // Rows are built by moving values, never through json!{} (which deep-copies its
+    // arguments): a 10,000-row table is mostly allocation otherwise.
     let rows: Vec<Value> = objects
-        .iter()
-        .map(|o| {
+        .into_iter()
+        .map(|mut o| {
             let cells = match &custom {
-                Some(c) => c.cells(o, now),
-                None => skiff_printers::cells(&info.group, &info.resource, o, now),
+                Some(c) => c.cells(&o, now),
+                None => skiff_printers::cells(&info.group, &info.resource, &o, now),
             };
-            let mut row = json!({"cells": cells});
+            let mut row = Map::with_capacity(2);
+            row.insert("cells".into(), Value::Array(cells));
             match include {
                 "None" => {}
-                "Object" => row["object"] = o.clone(),
-                _ => row["object"] = partial(o),
+                "Object" => {
+                    row.insert("object".into(), o);
+                }
+                _ => {
+                    let md = o
+                        .as_object_mut()
+                        .and_then(|m| m.remove("metadata"))
+                        .unwrap_or_else(|| json!({}));
+                    row.insert("object".into(), partial_from_metadata(md));
+                }
             }
-            row
+            Value::Object(row)
         })
         .collect();
-    let mut metadata = json!({"resourceVersion": rv});
+    let mut metadata = Map::new();
+    metadata.insert("resourceVersion".into(), json!(rv));
     if let Some(c) = cont {
-        metadata["continue"] = json!(c);
+        metadata.insert("continue".into(), json!(c));
     }
-    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": columns, "rows": rows})
+    let mut t = Map::with_capacity(5);
+    t.insert("kind".into(), json!("Table"));
+    t.insert("apiVersion".into(), json!("meta.k8s.io/v1"));
+    t.insert("metadata".into(), Value::Object(metadata));
+    t.insert("columnDefinitions".into(), Value::Array(columns));
+    t.insert("rows".into(), Value::Array(rows));
+    Value::Object(t)
+}
+
+fn partial_from_metadata(md: Value) -> Value {
+    let mut m = Map::with_capacity(3);
+    m.insert("kind".into(), json!("PartialObjectMetadata"));
+    m.insert("apiVersion".into(), json!("meta.k8s.io/v1"));
+    m.insert("metadata".into(), md);
+    Value::Object(m)
 }
 
 fn decode_continue(token: &str) -> Result<(i64, String), ApiError> {
@@ -241,14 +267,18 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let needs_conversion = ctx.info.storage_version != ctx.info.version;
     match wants {
         Wants::Table => {
-            let values: Vec<Value> = items
-                .iter()
-                .map(|o| present(&ctx.info, o.value()))
-                .collect();
-            Ok(http::json(
-                200,
-                &table(&ctx.info, &ctx.query, &values, &rv_s, cont.as_deref()),
-            ))
+            // Printing parses every object: keep it off the async workers so one big table
+            // does not stall other requests.
+            let info = ctx.info.clone();
+            let query = ctx.query.clone();
+            let body = tokio::task::spawn_blocking(move || {
+                let values: Vec<Value> = items.iter().map(|o| present(&info, o.value())).collect();
+                serde_json::to_vec(&table(&info, &query, values, &rv_s, cont.as_deref()))
+                    .unwrap_or_default()
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("rendering the table: {e}")))?;
+            Ok(http::json_bytes(200, body))
         }
         Wants::PartialMetadata => {
             let values: Vec<Value> = items.iter().map(|o| partial(&o.value())).collect();

@@ -91,7 +91,7 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         let mut first = true;
         let encode = |kind: &str, obj: Value, first: &mut bool| -> Bytes {
             let object = if table_ctx_columns {
-                let t = render_ctx.table(&[obj], *first);
+                let t = render_ctx.table(vec![obj], *first);
                 *first = false;
                 t
             } else {
@@ -219,7 +219,7 @@ struct TableRenderer {
 }
 
 impl TableRenderer {
-    fn table(&self, objs: &[Value], with_columns: bool) -> Value {
+    fn table(&self, objs: Vec<Value>, with_columns: bool) -> Value {
         let rv = objs
             .first()
             .and_then(|o| meta::str_field(o, "resourceVersion"))
@@ -236,7 +236,7 @@ impl TableRenderer {
 fn table_for(
     info: &std::sync::Arc<skiff_api::ResourceInfo>,
     query: &crate::http::Query,
-    objs: &[Value],
+    objs: Vec<Value>,
     rv: &str,
 ) -> Value {
     table(info, query, objs, rv, None)

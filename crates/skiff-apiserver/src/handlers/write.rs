@@ -3,7 +3,7 @@
 use super::read::{present, respond_one};
 use super::{hooks, store_error, Ctx};
 use crate::convert::to_storage;
-use crate::http::Body;
+use crate::http::{negotiate, Body, Wants};
 use crate::objects::{self, WriteOptions};
 use crate::schema_meta::SchemaMeta;
 use ::http::{HeaderValue, Response};
@@ -167,7 +167,7 @@ async fn create_object(
     mut obj: Value,
     opts: &WriteOptions,
     managed: bool,
-) -> Result<Value, ApiError> {
+) -> Result<Written, ApiError> {
     let name = place(ctx, &mut obj)?;
     if let Some(ns) = ctx.ns.as_deref().filter(|_| ctx.info.namespaced) {
         check_namespace(ctx, ns)?;
@@ -185,7 +185,7 @@ async fn create_object(
         objects::track_managed_fields(&ctx.info, None, &mut obj, &opts.field_manager, None);
     }
     if opts.dry_run {
-        return Ok(present(&ctx.info, obj));
+        return Ok(Written::DryRun(obj));
     }
     let key = ctx.info.key(ctx.ns.as_deref(), &name);
     let stored = ctx
@@ -194,9 +194,28 @@ async fn create_object(
         .create(key, obj)
         .await
         .map_err(|e| store_error(&ctx.info, &name, e))?;
-    let v = stored.value();
-    hooks::after_write(ctx, &v).await;
-    Ok(present(&ctx.info, v))
+    if hooks::needs_after_create(&ctx.info) {
+        hooks::after_write(ctx, &stored.value()).await;
+    }
+    Ok(Written::Stored(stored))
+}
+
+/// A created object: stored (its bytes are the response as-is) or computed by a dry run.
+pub enum Written {
+    /// Written to the store.
+    Stored(std::sync::Arc<skiff_store::StoredObject>),
+    /// Not written (dryRun=All).
+    DryRun(Value),
+}
+
+impl Written {
+    /// The object as served at the request's version.
+    fn into_value(self, info: &skiff_api::ResourceInfo) -> Value {
+        match self {
+            Written::Stored(s) => present(info, s.value()),
+            Written::DryRun(v) => present(info, v),
+        }
+    }
 }
 
 /// POST a new object.
@@ -204,7 +223,14 @@ pub async fn create(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let opts = options(ctx)?;
     let (obj, warnings) = decode_object(ctx, &opts)?;
     let created = create_object(ctx, obj, &opts, true).await?;
-    Ok(add_warnings(respond_one(ctx, created, 201)?, &warnings))
+    let plain = negotiate(ctx.header("accept")) == Wants::Object
+        && ctx.info.storage_version == ctx.info.version;
+    let resp = match created {
+        // The stored bytes are exactly the response body: no re-parse, no re-serialisation.
+        Written::Stored(s) if plain => crate::http::json_bytes(201, s.data.to_vec()),
+        other => respond_one(ctx, other.into_value(&ctx.info), 201)?,
+    };
+    Ok(add_warnings(resp, &warnings))
 }
 
 /// What a mutation produces from the current object.
@@ -235,7 +261,9 @@ pub async fn commit(
         let Some(cur) = ctx.state.store.get(&key) else {
             if create_missing {
                 let obj = mutate(None)?;
-                let object = create_object(ctx, obj, opts, managed).await?;
+                let object = create_object(ctx, obj, opts, managed)
+                    .await?
+                    .into_value(&ctx.info);
                 return Ok(Committed {
                     object,
                     created: true,
