@@ -256,12 +256,7 @@ pub async fn evict(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     } else {
         crate::objects::decode_body(ctx.header("content-type"), &ctx.body)?.value
     };
-    let pod = ctx
-        .state
-        .store
-        .get(&ctx.key()?)
-        .ok_or_else(|| ApiError::not_found("", "pods", &name))?
-        .value();
+    let pod = ctx.current()?.value();
     let mut opts = DeleteOptions::default();
     if let Some(d) = body.get("deleteOptions") {
         DeleteOptions::from_value(&mut opts, d)?;

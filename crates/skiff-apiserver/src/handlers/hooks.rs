@@ -490,18 +490,20 @@ fn crd_resources(crd: &Value) -> Vec<ResourceInfo> {
     out
 }
 
+/// `spec.group` and `spec.names.plural` of a CRD.
+fn crd_group_plural(crd: &Value) -> (String, String) {
+    let s = |p: &str| {
+        crd.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (s("/spec/group"), s("/spec/names/plural"))
+}
+
 /// Serve the resources of a CRD.
 pub fn register_crd(state: &ApiServer, crd: &Value) {
-    let group = crd
-        .pointer("/spec/group")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let plural = crd
-        .pointer("/spec/names/plural")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let (group, plural) = crd_group_plural(crd);
     if crd.pointer("/metadata/deletionTimestamp").is_some() {
         return;
     }
@@ -515,16 +517,7 @@ pub fn register_crd(state: &ApiServer, crd: &Value) {
 }
 
 async fn unregister_crd(state: &Arc<ApiServer>, crd: &Value) {
-    let group = crd
-        .pointer("/spec/group")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let plural = crd
-        .pointer("/spec/names/plural")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let (group, plural) = crd_group_plural(crd);
     let reg = state.registry();
     let prefix = reg
         .all()

@@ -58,6 +58,15 @@ impl Ctx {
     pub fn key(&self) -> Result<String, ApiError> {
         Ok(self.info.key(self.ns.as_deref(), self.name()?))
     }
+
+    /// The named object as stored, or 404.
+    pub fn current(&self) -> Result<std::sync::Arc<skiff_store::StoredObject>, ApiError> {
+        let name = self.name()?;
+        self.state
+            .store
+            .get(&self.key()?)
+            .ok_or_else(|| ApiError::not_found(&self.info.group, &self.info.resource, name))
+    }
 }
 
 /// The verb a request performs, for metrics and dispatch.

@@ -77,13 +77,7 @@ impl Selectors {
 
 /// GET of one object (or its status).
 pub async fn get(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
-    let name = ctx.name()?;
-    let obj = ctx
-        .state
-        .store
-        .get(&ctx.key()?)
-        .ok_or_else(|| ApiError::not_found(&ctx.info.group, &ctx.info.resource, name))?;
-    let value = present(&ctx.info, obj.value());
+    let value = present(&ctx.info, ctx.current()?.value());
     respond_one(ctx, value, 200)
 }
 
@@ -335,12 +329,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
 /// log/exec/attach/portforward/proxy need a node agent to relay to.
 pub async fn streaming_unavailable(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let name = ctx.name()?;
-    let obj = ctx
-        .state
-        .store
-        .get(&ctx.key()?)
-        .ok_or_else(|| ApiError::not_found(&ctx.info.group, &ctx.info.resource, name))?;
-    let v = obj.value();
+    let v = ctx.current()?.value();
     if ctx.info.resource == "pods"
         && v.pointer("/spec/nodeName")
             .and_then(Value::as_str)

@@ -78,13 +78,10 @@ fn to_scale(ctx: &Ctx, obj: &Value) -> Value {
 
 /// GET .../scale.
 pub async fn get(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
-    let name = ctx.name()?;
-    let obj = ctx
-        .state
-        .store
-        .get(&ctx.key()?)
-        .ok_or_else(|| ApiError::not_found(&ctx.info.group, &ctx.info.resource, name))?;
-    Ok(crate::http::json(200, &to_scale(ctx, &obj.value())))
+    Ok(crate::http::json(
+        200,
+        &to_scale(ctx, &ctx.current()?.value()),
+    ))
 }
 
 /// PUT or PATCH .../scale: compute the new Scale, then write spec.replicas on the parent.

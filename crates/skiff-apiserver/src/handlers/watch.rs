@@ -225,19 +225,10 @@ impl TableRenderer {
             .and_then(|o| meta::str_field(o, "resourceVersion"))
             .unwrap_or("")
             .to_string();
-        let mut t = table_for(&self.ctx_info, &self.query, objs, &rv);
+        let mut t = table(&self.ctx_info, &self.query, objs, &rv, None);
         if !with_columns {
             t["columnDefinitions"] = Value::Null;
         }
         t
     }
-}
-
-fn table_for(
-    info: &std::sync::Arc<skiff_api::ResourceInfo>,
-    query: &crate::http::Query,
-    objs: Vec<Value>,
-    rv: &str,
-) -> Value {
-    table(info, query, objs, rv, None)
 }
