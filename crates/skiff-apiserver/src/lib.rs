@@ -9,6 +9,7 @@ pub mod metered;
 pub mod metrics;
 pub mod objects;
 pub mod pki;
+pub mod relay;
 pub mod route;
 pub mod schema_meta;
 pub mod server;

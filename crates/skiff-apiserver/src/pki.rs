@@ -110,6 +110,28 @@ impl Pki {
         Ok(pki)
     }
 
+    /// `<stem>.crt` and `<stem>.key` in the PKI directory, issued now if missing (a node agent's
+    /// serving certificate, the API server's client certificate for agents, ...).
+    pub fn ensure_issued(
+        &self,
+        stem: &str,
+        cn: &str,
+        groups: &[String],
+        sans: &[String],
+        server: bool,
+    ) -> Result<(PathBuf, PathBuf), PkiError> {
+        let (crt, key) = (
+            self.path(&format!("{stem}.crt")),
+            self.path(&format!("{stem}.key")),
+        );
+        if !crt.exists() || !key.exists() {
+            let issued = self.issue(cn, groups, sans, server)?;
+            write(&key, &issued.key_pem, true)?;
+            write(&crt, &issued.cert_pem, false)?;
+        }
+        Ok((crt, key))
+    }
+
     /// Path of a file in the PKI directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)

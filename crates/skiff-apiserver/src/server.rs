@@ -96,6 +96,67 @@ pub fn tls_config(ca: &Path, cert: &Path, key: &Path) -> Result<rustls::ServerCo
     Ok(cfg)
 }
 
+fn load_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ServeError> {
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut read_file(cert)?.as_slice())
+            .filter_map(Result::ok)
+            .collect();
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut read_file(key)?.as_slice())
+        .ok()
+        .flatten()
+        .ok_or_else(|| ServeError::NoKey(key.display().to_string()))?;
+    Ok((certs, key))
+}
+
+fn ca_roots(ca: &Path) -> Result<rustls::RootCertStore, ServeError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut read_file(ca)?.as_slice()).filter_map(Result::ok) {
+        roots.add(c)?;
+    }
+    Ok(roots)
+}
+
+/// TLS client settings for talking to node agents: trust the cluster CA, present `cert`.
+pub fn agent_client_config(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<rustls::ClientConfig, ServeError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (certs, key) = load_identity(cert, key)?;
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(ca_roots(ca)?)
+        .with_client_auth_cert(certs, key)?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// TLS server settings for a node agent's API: its serving certificate, and client
+/// certificates from the cluster CA required.
+pub fn agent_server_config(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<rustls::ServerConfig, ServeError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (certs, key) = load_identity(cert, key)?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(ca_roots(ca)?),
+        provider.clone(),
+    )
+    .build()?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
 /// Serve HTTPS on `addr` until `shutdown` flips; then stop accepting, let in-flight requests
 /// finish (up to `grace`), and return.
 pub async fn serve(

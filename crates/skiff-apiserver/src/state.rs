@@ -53,6 +53,8 @@ pub struct ApiServer {
     pub shutdown: watch::Receiver<bool>,
     /// Wakes namespace termination and garbage collection after a deletion.
     pub cleanup_wake: tokio::sync::Notify,
+    /// TLS client settings for reaching node agents (client certificate + cluster CA).
+    pub agent_tls: RwLock<Option<Arc<rustls::ClientConfig>>>,
 }
 
 impl ApiServer {
@@ -76,6 +78,7 @@ impl ApiServer {
             alloc_lock: tokio::sync::Mutex::new(()),
             shutdown,
             cleanup_wake: tokio::sync::Notify::new(),
+            agent_tls: RwLock::new(None),
         })
     }
 

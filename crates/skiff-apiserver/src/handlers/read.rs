@@ -326,26 +326,118 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// log/exec/attach/portforward/proxy need a node agent to relay to.
+/// pods/log is relayed to the node agent running the pod; exec/attach/portforward/proxy are
+/// not relayed yet.
 pub async fn streaming_unavailable(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let name = ctx.name()?;
     let v = ctx.current()?.value();
-    if ctx.info.resource == "pods"
-        && v.pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
-    {
+    let node = v
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if ctx.info.resource == "pods" && node.is_empty() {
         return Err(ApiError::bad_request(format!(
             "pod {name} does not have a host assigned"
         )));
+    }
+    if ctx.info.resource == "pods" && ctx.sub.as_deref() == Some("log") {
+        return pod_log(ctx, &v, node).await;
     }
     Err(ApiError::new(
         503,
         "ServiceUnavailable",
         format!(
-            "{} is not available: no node agent is connected to serve it",
+            "{} is not available yet in skiff",
             ctx.sub.as_deref().unwrap_or("")
         ),
     ))
+}
+
+async fn pod_log(ctx: &Ctx, pod: &Value, node_name: &str) -> Result<Response<Body>, ApiError> {
+    let name = ctx.name()?;
+    let ns = ctx.ns.as_deref().unwrap_or("default");
+    let containers: Vec<&str> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let container = match ctx.query.get("container").filter(|c| !c.is_empty()) {
+        Some(c) => c.to_string(),
+        None if containers.len() == 1 => containers[0].to_string(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )))
+        }
+    };
+    let init: Vec<&str> = pod
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !containers.contains(&container.as_str()) && !init.contains(&container.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "container {container} is not valid for pod {name}"
+        )));
+    }
+    let reg = ctx.state.registry();
+    let node = reg
+        .get("", "v1", "nodes")
+        .and_then(|n| ctx.state.store.get(&n.key(None, node_name)))
+        .ok_or_else(|| ApiError::not_found("", "nodes", node_name))?
+        .value();
+    let addr = crate::relay::agent_address(&node).ok_or_else(|| {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("node {node_name} does not report an agent address"),
+        )
+    })?;
+    let tls = ctx.state.agent_tls.read().clone().ok_or_else(|| {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "this server has no credentials for node agents",
+        )
+    })?;
+    let mut query = Vec::new();
+    for key in [
+        "follow",
+        "previous",
+        "timestamps",
+        "tailLines",
+        "sinceSeconds",
+        "sinceTime",
+        "limitBytes",
+    ] {
+        if let Some(v) = ctx.query.get(key) {
+            query.push(format!("{key}={}", url_escape(v)));
+        }
+    }
+    let path = format!(
+        "/containerLogs/{ns}/{name}/{container}{}{}",
+        if query.is_empty() { "" } else { "?" },
+        query.join("&")
+    );
+    crate::relay::get(tls, addr, &path).await
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
