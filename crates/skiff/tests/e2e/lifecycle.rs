@@ -166,3 +166,33 @@ fn state_survives_restart_and_kill() {
         "revisions keep increasing across a crash: {rv_before} → {rv_after}"
     );
 }
+
+#[test]
+fn sigterm_drains_watches_and_closes_the_store() {
+    let mut c = Cluster::start();
+    c.ok(&["create", "configmap", "kept", "--from-literal=a=1"]);
+    let mut watch = std::process::Command::new("kubectl")
+        .args(["get", "configmaps", "-w"])
+        .env("KUBECONFIG", c.data_dir().join("kubeconfig.yaml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl get -w");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    c.signal("TERM");
+    let code = c.wait_exit(std::time::Duration::from_secs(15));
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(
+        code,
+        Some(0),
+        "graceful exit despite an open watch:\n{}",
+        c.log()
+    );
+    assert!(c.log().contains("store closed"), "{}", c.log());
+    c.start_again();
+    assert_eq!(
+        c.ok(&["get", "cm", "kept", "-o", "jsonpath={.data.a}"]),
+        "1"
+    );
+}
