@@ -11,6 +11,12 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // `skiff shim ...` is the per-container supervisor (and pause process) the runtime starts;
+    // it must not set up logging or a runtime of its own before the shim takes over.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "shim") {
+        let args = skiff_runtime::ShimArgs::parse_from(std::env::args_os().skip(1));
+        return std::process::ExitCode::from(u8::try_from(skiff_runtime::shim_main(args)).unwrap_or(1));
+    }
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
