@@ -2,7 +2,7 @@
 # Install the runtime and test packages a fresh Debian 12 machine lacks. Idempotent.
 set -euo pipefail
 need=()
-for pkg_cmd in runc:runc nftables:nft iproute2:ip curl:curl; do
+for pkg_cmd in runc:runc nftables:nft iproute2:ip curl:curl busybox-static:busybox file:file; do
   pkg=${pkg_cmd%%:*}; cmd=${pkg_cmd##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
