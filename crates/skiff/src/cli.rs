@@ -20,6 +20,43 @@ pub enum Command {
     Server(ServerArgs),
     /// Print the admin kubeconfig of a server's data directory.
     Kubeconfig(KubeconfigArgs),
+    /// Manage the node's local images.
+    Image(ImageArgs),
+}
+
+/// Flags of `skiff image`.
+#[derive(Args, Debug)]
+pub struct ImageArgs {
+    /// The node's data directory (the image store is `<data-dir>/images`).
+    #[arg(
+        long,
+        default_value = "/var/lib/skiff",
+        env = "SKIFF_DATA_DIR",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+/// `skiff image` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Import docker-archive or OCI-archive tarballs (as `docker save` / `skopeo copy` write them).
+    Import {
+        /// Tarballs to import.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List local images.
+    Ls,
+    /// Remove local images by reference, digest or ID.
+    Rm {
+        /// Images to remove.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
 }
 
 /// Flags of `skiff server`.

@@ -1,6 +1,7 @@
 //! `skiff`: a Kubernetes-compatible container orchestrator in one binary.
 
 mod cli;
+mod image;
 mod server;
 
 use clap::Parser;
@@ -15,7 +16,9 @@ fn main() -> std::process::ExitCode {
     // it must not set up logging or a runtime of its own before the shim takes over.
     if std::env::args_os().nth(1).is_some_and(|a| a == "shim") {
         let args = skiff_runtime::ShimArgs::parse_from(std::env::args_os().skip(1));
-        return std::process::ExitCode::from(u8::try_from(skiff_runtime::shim_main(args)).unwrap_or(1));
+        return std::process::ExitCode::from(
+            u8::try_from(skiff_runtime::shim_main(args)).unwrap_or(1),
+        );
     }
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
@@ -28,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         cli::Command::Server(args) => server::run(args),
         cli::Command::Kubeconfig(args) => server::print_kubeconfig(args),
+        cli::Command::Image(args) => image::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
