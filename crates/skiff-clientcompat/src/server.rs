@@ -46,6 +46,10 @@ impl SkiffServer {
         let child = guarded_command(bin)
             .args([
                 "server",
+                // API-only: no embedded node agent (it would run pods with runc and pull
+                // images) and no scheduler (tests bring their own).
+                "--disable-agent",
+                "--disable-scheduler",
                 "--bind-address",
                 "127.0.0.1",
                 "--port",

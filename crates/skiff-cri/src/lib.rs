@@ -91,7 +91,11 @@ pub enum ImageError {
 pub trait ImageService: Send + Sync + 'static {
     /// Pull `image` (a reference such as `busybox:1.36` or `reg:5000/app@sha256:...`) for this
     /// platform, unless it is already present and complete.
-    fn pull(&self, image: &str, auth: Option<PullAuth>) -> BoxFuture<'_, Result<ImageInfo, ImageError>>;
+    fn pull(
+        &self,
+        image: &str,
+        auth: Option<PullAuth>,
+    ) -> BoxFuture<'_, Result<ImageInfo, ImageError>>;
     /// The local image a reference or digest names, if present.
     fn get(&self, image: &str) -> Option<ImageInfo>;
     /// Unpacked layer directories of a local image, lowest layer first (overlayfs lowerdirs
@@ -327,7 +331,12 @@ pub trait RuntimeService: Send + Sync + 'static {
     /// Every sandbox id the runtime knows.
     fn list_sandboxes(&self) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>>;
     /// Run a command in a running container; returns its exit code.
-    fn exec(&self, id: &str, command: Vec<String>, io: ExecIo) -> BoxFuture<'_, Result<i32, RuntimeError>>;
+    fn exec(
+        &self,
+        id: &str,
+        command: Vec<String>,
+        io: ExecIo,
+    ) -> BoxFuture<'_, Result<i32, RuntimeError>>;
     /// Resource usage.
     fn stats(&self, id: &str) -> BoxFuture<'_, Result<Stats, RuntimeError>>;
 }

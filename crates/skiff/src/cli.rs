@@ -22,6 +22,31 @@ pub enum Command {
     Kubeconfig(KubeconfigArgs),
     /// Manage the node's local images.
     Image(ImageArgs),
+    /// Run a node agent that joins an existing server (or simulated nodes for scale tests).
+    Agent(AgentArgs),
+}
+
+/// Flags of `skiff agent`.
+#[derive(Args, Debug, Clone)]
+pub struct AgentArgs {
+    /// kubeconfig with credentials for the API server.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: PathBuf,
+    /// Register simulated nodes whose pods go Running without containers (like kwok).
+    #[arg(long)]
+    pub simulated: bool,
+    /// How many simulated nodes.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// Node name (real agent) or name prefix (simulated nodes).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Directory for images, containers, volumes and logs.
+    #[arg(long, default_value = "/var/lib/skiff-agent", env = "SKIFF_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The node's InternalIP (default: the first host IPv4 address).
+    #[arg(long)]
+    pub node_ip: Option<std::net::IpAddr>,
 }
 
 /// Flags of `skiff image`.
@@ -80,6 +105,22 @@ pub struct ServerArgs {
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// Do not run the embedded node agent (this machine runs no pods).
+    #[arg(long)]
+    pub disable_agent: bool,
+    /// Do not run the embedded scheduler.
+    #[arg(long)]
+    pub disable_scheduler: bool,
+    /// Name of this machine's Node (default: the host name).
+    #[arg(long, env = "SKIFF_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// The node's InternalIP (default: 127.0.0.1 when the API binds loopback, else the
+    /// first host IPv4 address).
+    #[arg(long)]
+    pub node_ip: Option<std::net::IpAddr>,
+    /// Port of the embedded node agent's HTTPS API (logs, metrics).
+    #[arg(long, default_value_t = 10250)]
+    pub agent_port: u16,
 }
 
 /// Flags of `skiff kubeconfig`.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod image;
+mod node;
 mod server;
 
 use clap::Parser;
@@ -32,6 +33,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Server(args) => server::run(args),
         cli::Command::Kubeconfig(args) => server::print_kubeconfig(args),
         cli::Command::Image(args) => image::run(args),
+        cli::Command::Agent(args) => node::run_standalone(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -59,6 +59,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .context("creating default objects")?;
     tokio::spawn(handlers::namespace_cleanup_loop(state.clone()));
+    let node_shutdown = state.shutdown.clone();
     let tls = server::tls_config(
         &pki.path("ca.crt"),
         &pki.path("server.crt"),
@@ -79,19 +80,54 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         kubeconfig_path.display()
     );
     let addr = SocketAddr::new(args.bind_address, args.port);
-    server::serve(
-        state,
+    let serving = tokio::spawn(server::serve(
+        state.clone(),
         addr,
         tls,
         Duration::from_secs(args.shutdown_grace_seconds),
-    )
-    .await?;
+    ));
+    if !args.disable_scheduler {
+        crate::node::start_scheduler(&kubeconfig_path, node_shutdown.clone()).await?;
+    }
+    if !args.disable_agent {
+        let loopback = args.bind_address.is_loopback();
+        let node_ip = args.node_ip.unwrap_or_else(|| {
+            let first = pki::host_ipv4_addresses()
+                .into_iter()
+                .next()
+                .and_then(|a| a.parse().ok());
+            match (loopback, first) {
+                (false, Some(ip)) => ip,
+                _ => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            }
+        });
+        let bind = if loopback {
+            args.bind_address
+        } else {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        };
+        let agent = crate::node::EmbeddedAgent {
+            data_dir: &args.data_dir,
+            pki: &pki,
+            node_name: args
+                .node_name
+                .clone()
+                .unwrap_or_else(crate::node::host_name),
+            node_ip,
+            bind,
+            port: args.agent_port,
+        };
+        crate::node::start_embedded_agent(agent, &state, &kubeconfig_path, node_shutdown).await?;
+    }
+    drop(state);
+    serving.await.context("API server task")??;
     store.close().await;
     tracing::info!("store closed; bye");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Resolve on SIGTERM or SIGINT.
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -303,17 +303,20 @@ pub async fn commit(
             let (g, v) = group_version(&new);
             skiff_validation::apply_defaults(&g, &v, &info.kind, &mut new);
             skiff_validation::prepare_for_update(&g, &info.kind, &mut new, &old_stored);
-            objects::invalid(
-                info,
-                &name,
-                skiff_validation::validate_update(
-                    &g,
-                    &info.kind,
-                    info.namespaced,
-                    &new,
-                    &old_stored,
-                ),
-            )?;
+            // pods/binding is the one write allowed to set spec.nodeName (checked in bind()).
+            if ctx.sub.as_deref() != Some("binding") {
+                objects::invalid(
+                    info,
+                    &name,
+                    skiff_validation::validate_update(
+                        &g,
+                        &info.kind,
+                        info.namespaced,
+                        &new,
+                        &old_stored,
+                    ),
+                )?;
+            }
         }
         hooks::before_update(ctx, &old_stored, &mut new)?;
         if managed {

@@ -13,6 +13,8 @@ pub struct Cluster {
     dir: tempfile::TempDir,
     /// HTTPS port.
     pub port: u16,
+    /// Port of the embedded node agent, when it runs.
+    agent_port: Option<u16>,
 }
 
 fn free_port() -> u16 {
@@ -43,23 +45,74 @@ impl From<Output> for Run {
 }
 
 impl Cluster {
-    /// Start a server and wait until kubectl can reach it.
+    /// Start an API-only server (no node agent, no scheduler) and wait until kubectl can
+    /// reach it.
     pub fn start() -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut c = Cluster {
             child: None,
             dir,
             port: free_port(),
+            agent_port: None,
         };
+        c.spawn();
+        c
+    }
+
+    /// Start a server with its node agent (runc) and scheduler, after importing the offline
+    /// busybox image (`busybox:1.36`) into its image store. Pods in tests must use that image
+    /// with imagePullPolicy IfNotPresent: nothing may be pulled from outside.
+    pub fn start_with_agent() -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = Cluster {
+            child: None,
+            dir,
+            port: free_port(),
+            agent_port: Some(free_port()),
+        };
+        let tar = c.scratch().join("busybox.tar");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-busybox-image.sh");
+        let built = Command::new(&script)
+            .arg(&tar)
+            .arg("busybox:1.36")
+            .output()
+            .expect("build busybox image");
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let imported = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["image", "import", "--data-dir"])
+            .arg(c.data_dir())
+            .arg(&tar)
+            .output()
+            .expect("skiff image import");
+        assert!(
+            imported.status.success(),
+            "{}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
         c.spawn();
         c
     }
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("server.log")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
-            .args(["server", "--port", &self.port.to_string(), "--data-dir"])
-            .arg(self.data_dir())
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_skiff"));
+        cmd.args(["server", "--port", &self.port.to_string(), "--data-dir"])
+            .arg(self.data_dir());
+        match self.agent_port {
+            Some(p) => cmd.args([
+                "--agent-port",
+                &p.to_string(),
+                "--node-name",
+                &format!("e2e-{}", self.port),
+            ]),
+            None => cmd.args(["--disable-agent", "--disable-scheduler"]),
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -247,6 +300,62 @@ impl Drop for Cluster {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if self.agent_port.is_some() {
+            cleanup_node(&self.data_dir());
+        }
+    }
+}
+
+/// Remove everything the node agent made under `data`: runc containers (which stops their
+/// shims), mounts, and the pods' cgroups.
+fn cleanup_node(data: &Path) {
+    let runc_root = data.join("runtime/runc");
+    let mut pod_uids = Vec::new();
+    if let Ok(out) = Command::new("runc")
+        .arg("--root")
+        .arg(&runc_root)
+        .args(["list", "-q"])
+        .output()
+    {
+        for id in String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
+            let _ = Command::new("runc")
+                .arg("--root")
+                .arg(&runc_root)
+                .args(["delete", "--force", id])
+                .status();
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(data.join("runtime/containers")) {
+        for e in entries.flatten() {
+            if let Some(uid) = e.file_name().to_string_lossy().split('_').next() {
+                pod_uids.push(uid.to_string());
+            }
+        }
+    }
+    // Unmount deepest first.
+    let prefix = data.to_string_lossy().to_string();
+    let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mounts {
+        let _ = Command::new("umount").args(["-l", &m]).status();
+    }
+    for ctrl in [
+        "cpu", "cpuacct", "memory", "pids", "blkio", "cpuset", "devices", "freezer", "systemd",
+        "unified",
+    ] {
+        for qos in ["guaranteed", "burstable", "besteffort"] {
+            for uid in &pod_uids {
+                let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{ctrl}/skiff/{qos}/pod{uid}"));
+            }
         }
     }
 }

@@ -8,4 +8,5 @@ mod crd;
 mod errors;
 mod lifecycle;
 mod mutate;
+mod pods;
 mod seeds;

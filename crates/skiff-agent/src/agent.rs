@@ -1,0 +1,66 @@
+//! Wiring of one real node agent: heartbeat, pod manager and the HTTPS API.
+
+use std::sync::Arc;
+
+use skiff_cri::{ImageService, RuntimeService};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::config::AgentConfig;
+use crate::error::AgentError;
+use crate::events::EventRecorder;
+use crate::machine::MachineInfo;
+use crate::worker::WorkerCtx;
+
+/// Run the node agent until `shutdown` turns true. Running containers are left running on
+/// shutdown; the next agent adopts them.
+pub async fn run(
+    client: kube::Client,
+    cfg: AgentConfig,
+    images: Arc<dyn ImageService>,
+    runtime: Arc<dyn RuntimeService>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), AgentError> {
+    if cfg.node_name.is_empty() {
+        return Err(AgentError::Config("node name is empty".into()));
+    }
+    std::fs::create_dir_all(cfg.data_dir.join("pods"))?;
+    std::fs::create_dir_all(cfg.data_dir.join("logs"))?;
+    let cfg = Arc::new(cfg);
+    let m = MachineInfo::read(&cfg.data_dir);
+    let ctx = Arc::new(WorkerCtx {
+        client: client.clone(),
+        cfg: cfg.clone(),
+        images,
+        runtime: runtime.clone(),
+        events: EventRecorder::new(client.clone(), cfg.node_name.clone()),
+        node_cpu_millis: (m.cpus * 1000) as i64,
+        node_memory: m.memory as i64,
+    });
+    let heartbeat = tokio::spawn(
+        crate::heartbeat::run(client.clone(), cfg.clone(), shutdown.clone())
+            .instrument(tracing::info_span!("heartbeat", node = %cfg.node_name)),
+    );
+    let api = match cfg.tls.clone() {
+        Some(tls) => {
+            let state = crate::server::ApiState {
+                logs_root: cfg.data_dir.join("logs"),
+                runtime,
+            };
+            let addr = std::net::SocketAddr::new(cfg.bind_address, cfg.port);
+            Some(tokio::spawn(
+                crate::server::serve(addr, tls, state, shutdown.clone())
+                    .instrument(tracing::info_span!("agent_api")),
+            ))
+        }
+        None => None,
+    };
+    let result = crate::manager::run(ctx, shutdown)
+        .instrument(tracing::info_span!("pod_manager", node = %cfg.node_name))
+        .await;
+    heartbeat.abort();
+    if let Some(api) = api {
+        api.abort();
+    }
+    result
+}

@@ -1,0 +1,3 @@
+//! Integration tests for skiff-scheduler (one test binary, modules per topic).
+
+mod against_server;
