@@ -168,3 +168,45 @@ async fn gone_pod_is_torn_down_without_api_calls() {
         .any(|c| matches!(c, RuntimeCall::RemoveSandbox(_))));
     assert!(!tmp.path().join("pods/u1").exists());
 }
+
+/// A deletion that arrives on the update channel while the worker waits must be applied: the
+/// worker once tested `has_changed()` after `changed()` had already marked the value seen, so
+/// the deletionTimestamp was dropped and the pod stayed Terminating with its container running.
+#[tokio::test]
+async fn deletion_update_reaches_a_running_worker() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (images, runtime) = (RecordingImages::new(), RecordingRuntime::new());
+    let w = PodWorker::new(
+        ctx(tmp.path(), images, runtime.clone()),
+        pod("Always"),
+        vec![],
+    );
+    let (tx, rx) = watch::channel(Some(pod("Always")));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(w.run(rx, stop_rx));
+    let started = tokio::time::timeout(Duration::from_secs(10), async {
+        while runtime.running("c").is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(started.is_ok(), "container never started");
+    let mut deleted = pod("Always");
+    deleted.metadata.deletion_timestamp = Some(crate::time::now());
+    deleted.metadata.deletion_grace_period_seconds = Some(30);
+    tx.send(Some(deleted)).expect("worker listens");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), async {
+        while !runtime
+            .calls()
+            .iter()
+            .any(|c| matches!(c, RuntimeCall::Stop(..)))
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    assert!(stopped.is_ok(), "deletion never reached the worker");
+    assert!(runtime.running("c").is_empty());
+}
