@@ -13,8 +13,19 @@ pub struct Cluster {
     dir: tempfile::TempDir,
     /// HTTPS port.
     pub port: u16,
-    /// Port of the embedded node agent, when it runs.
-    agent_port: Option<u16>,
+    /// Which node-side components the server runs.
+    node: Node,
+}
+
+/// Node-side components of a test server.
+#[derive(Clone, Copy, PartialEq)]
+enum Node {
+    /// API only: no scheduler, no agent.
+    None,
+    /// Scheduler, no agent (simulated nodes join from outside).
+    SchedulerOnly,
+    /// Scheduler and the embedded runc agent on this port.
+    Agent(u16),
 }
 
 fn free_port() -> u16 {
@@ -53,7 +64,20 @@ impl Cluster {
             child: None,
             dir,
             port: free_port(),
-            agent_port: None,
+            node: Node::None,
+        };
+        c.spawn();
+        c
+    }
+
+    /// Start a server with the scheduler but no node agent of its own (for simulated nodes).
+    pub fn start_scheduler_only() -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = Cluster {
+            child: None,
+            dir,
+            port: free_port(),
+            node: Node::SchedulerOnly,
         };
         c.spawn();
         c
@@ -68,7 +92,7 @@ impl Cluster {
             child: None,
             dir,
             port: free_port(),
-            agent_port: Some(free_port()),
+            node: Node::Agent(free_port()),
         };
         let tar = c.scratch().join("busybox.tar");
         let script =
@@ -103,14 +127,15 @@ impl Cluster {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_skiff"));
         cmd.args(["server", "--port", &self.port.to_string(), "--data-dir"])
             .arg(self.data_dir());
-        match self.agent_port {
-            Some(p) => cmd.args([
+        match self.node {
+            Node::SchedulerOnly => cmd.args(["--disable-agent"]),
+            Node::Agent(p) => cmd.args([
                 "--agent-port",
                 &p.to_string(),
                 "--node-name",
                 &format!("e2e-{}", self.port),
             ]),
-            None => cmd.args(["--disable-agent", "--disable-scheduler"]),
+            Node::None => cmd.args(["--disable-agent", "--disable-scheduler"]),
         };
         let child = cmd
             .stdout(Stdio::null())
@@ -301,7 +326,7 @@ impl Drop for Cluster {
             let _ = child.kill();
             let _ = child.wait();
         }
-        if self.agent_port.is_some() {
+        if matches!(self.node, Node::Agent(_)) {
             cleanup_node(&self.data_dir());
         }
     }
