@@ -236,3 +236,146 @@ fn simulated_nodes_run_scheduled_pods() {
     );
     c.ok(&["delete", "pods", "-l", "app=sim", "--timeout=30s"]);
 }
+
+#[test]
+fn config_volumes_limits_and_security_are_enforced() {
+    let c = Cluster::start_with_agent();
+    let node = format!("e2e-{}", c.port);
+    wait_for(
+        &c,
+        "node ready",
+        &[
+            "get",
+            "node",
+            &node,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+        "True",
+    );
+    c.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=color=blue",
+    ]);
+    c.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=password=s3cret",
+    ]);
+    c.apply(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.36
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo color=$COLOR; cat /etc/creds/password; echo; cat /etc/settings/color"]
+    env:
+    - name: COLOR
+      valueFrom: {configMapKeyRef: {name: settings, key: color}}
+    volumeMounts:
+    - {name: creds, mountPath: /etc/creds, readOnly: true}
+    - {name: settings, mountPath: /etc/settings}
+  volumes:
+  - name: creds
+    secret: {secretName: creds}
+  - name: settings
+    configMap: {name: settings}
+"#,
+    );
+    wait_for(
+        &c,
+        "reader completes",
+        &["get", "pod", "reader", "-o", "jsonpath={.status.phase}"],
+        "Succeeded",
+    );
+    assert_eq!(c.ok(&["logs", "reader"]), "color=blue\ns3cret\nblue\n");
+
+    // A container over its memory limit is OOMKilled and restarted.
+    c.apply(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' a); sleep 1"]
+    resources: {limits: {memory: 16Mi}}
+"#,
+    );
+    wait_for(
+        &c,
+        "OOMKilled",
+        &[
+            "get",
+            "pod",
+            "hog",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].lastState.terminated.reason}",
+        ],
+        "OOMKilled",
+    );
+    let restarts: u32 = c
+        .ok(&[
+            "get",
+            "pod",
+            "hog",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].restartCount}",
+        ])
+        .parse()
+        .unwrap_or(0);
+    assert!(restarts >= 1, "restarted after the OOM kill");
+
+    // runAsNonRoot with an image that runs as root is refused with a clear reason.
+    c.apply(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: rootless}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - {name: c, image: "busybox:1.36", imagePullPolicy: IfNotPresent, command: ["true"]}
+"#,
+    );
+    wait_for(
+        &c,
+        "refused",
+        &[
+            "get",
+            "pod",
+            "rootless",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].state.waiting.reason}",
+        ],
+        "CreateContainerConfigError",
+    );
+    let msg = c.ok(&[
+        "get",
+        "pod",
+        "rootless",
+        "-o",
+        "jsonpath={.status.containerStatuses[0].state.waiting.message}",
+    ]);
+    assert!(
+        msg.contains("runAsNonRoot") && msg.contains("root"),
+        "{msg}"
+    );
+    c.ok(&[
+        "delete",
+        "pod",
+        "hog",
+        "rootless",
+        "--grace-period=1",
+        "--timeout=60s",
+    ]);
+}
