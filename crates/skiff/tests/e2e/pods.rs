@@ -21,22 +21,23 @@ fn wait_for(c: &Cluster, what: &str, args: &[&str], want: &str) {
     );
 }
 
+/// Wait until the embedded agent's Node is Ready; returns its name.
+fn wait_node_ready(c: &Cluster) -> String {
+    let node = format!("e2e-{}", c.port);
+    let jsonpath = "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}";
+    wait_for(
+        c,
+        "node ready",
+        &["get", "node", &node, "-o", jsonpath],
+        "True",
+    );
+    node
+}
+
 #[test]
 fn busybox_pod_runs_and_logs_show_its_output() {
     let c = Cluster::start_with_agent();
-    let node = format!("e2e-{}", c.port);
-    wait_for(
-        &c,
-        "node ready",
-        &[
-            "get",
-            "node",
-            &node,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        "True",
-    );
+    let node = wait_node_ready(&c);
     c.ok(&[
         "run",
         "hello",
@@ -117,19 +118,7 @@ fn busybox_pod_runs_and_logs_show_its_output() {
 #[test]
 fn unschedulable_pod_reports_why() {
     let c = Cluster::start_with_agent();
-    let node = format!("e2e-{}", c.port);
-    wait_for(
-        &c,
-        "node ready",
-        &[
-            "get",
-            "node",
-            &node,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        "True",
-    );
+    wait_node_ready(&c);
     c.apply(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: greedy}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n    imagePullPolicy: IfNotPresent\n    resources: {requests: {cpu: \"5000\"}}\n",
     );
@@ -240,19 +229,7 @@ fn simulated_nodes_run_scheduled_pods() {
 #[test]
 fn config_volumes_limits_and_security_are_enforced() {
     let c = Cluster::start_with_agent();
-    let node = format!("e2e-{}", c.port);
-    wait_for(
-        &c,
-        "node ready",
-        &[
-            "get",
-            "node",
-            &node,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        "True",
-    );
+    wait_node_ready(&c);
     c.ok(&[
         "create",
         "configmap",
