@@ -264,6 +264,10 @@ pub async fn start_skiff(bin: &Path, tmp: &Path) -> Result<Server, BenchError> {
     let log = dir.path().join("skiff.log");
     let args = vec![
         "server".to_string(),
+        // The API benchmark measures the control plane alone, as the figures in RESULTS.md
+        // were taken: no embedded node agent or scheduler.
+        "--disable-agent".into(),
+        "--disable-scheduler".into(),
         "--bind-address".into(),
         "127.0.0.1".into(),
         "--port".into(),
