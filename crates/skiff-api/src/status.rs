@@ -255,15 +255,9 @@ impl ApiError {
     }
 }
 
-/// The Status body of a successful delete of a resource that has no object to return.
-pub fn success_status(group: &str, kind: &str, name: &str, uid: &str) -> Value {
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": {"name": name, "group": group, "kind": kind, "uid": uid},
-    })
+/// A `Status` reporting success with `code` (pods/binding and pods/eviction answer this).
+pub fn success(code: u16) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code})
 }
 
 #[cfg(test)]

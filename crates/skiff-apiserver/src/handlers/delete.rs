@@ -339,8 +339,5 @@ pub async fn evict(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         }
     }
     delete_object(ctx, &ctx.key()?, &name, &opts).await?;
-    Ok(http::json(
-        201,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-    ))
+    Ok(http::json(201, &skiff_api::status::success(201)))
 }

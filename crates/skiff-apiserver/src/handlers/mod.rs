@@ -133,7 +133,7 @@ async fn dispatch(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
         ("GET", None | Some("status")) => read::get(ctx).await,
         ("GET", Some("scale")) => scale::get(ctx).await,
         ("GET" | "POST", Some("log" | "exec" | "attach" | "portforward" | "proxy")) => {
-            read::streaming_unavailable(ctx).await
+            read::pod_stream(ctx).await
         }
         ("POST", None) => {
             need("create")?;

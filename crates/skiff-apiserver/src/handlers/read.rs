@@ -328,7 +328,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
 
 /// pods/log is relayed to the node agent running the pod; exec/attach/portforward/proxy are
 /// not relayed yet.
-pub async fn streaming_unavailable(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+pub async fn pod_stream(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let name = ctx.name()?;
     let v = ctx.current()?.value();
     let node = v

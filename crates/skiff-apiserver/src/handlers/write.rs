@@ -645,8 +645,5 @@ pub async fn bind(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         sub: Some("binding".into()),
     };
     commit(&bind_ctx, &opts, false, false, true, &mutate).await?;
-    Ok(crate::http::json(
-        201,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-    ))
+    Ok(crate::http::json(201, &skiff_api::status::success(201)))
 }
