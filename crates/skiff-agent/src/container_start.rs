@@ -328,74 +328,56 @@ impl PodWorker {
         let now = Instant::now();
         let name = c.name.clone();
 
-        if let (Some(p), Some(st)) = (c.startup_probe.as_ref(), self.slots[idx].startup.as_ref()) {
-            if !st.passing {
-                if !st.due(now) {
-                    return;
-                }
-                let r = crate::probes::run_probe(p, &self.ctx.runtime, &id, &target, &ports).await;
-                if let Err(msg) = &r {
-                    self.event(
-                        Some(&name),
-                        EventType::Warning,
-                        "Unhealthy",
-                        &format!("Startup probe failed: {msg}"),
-                    )
-                    .await;
-                }
-                let verdict = self.slots[idx]
-                    .startup
-                    .as_mut()
-                    .map(|s| s.record(p, now, r));
-                if let Some(ProbeVerdict::Failed(_)) = verdict {
+        let run = ProbeRun {
+            id: &id,
+            name: &name,
+            target: &target,
+            ports: &ports,
+            now,
+        };
+        if let Some(p) = c.startup_probe.as_ref() {
+            let passing = self.slots[idx].startup.as_ref().is_none_or(|s| s.passing);
+            if !passing {
+                if let Some(ProbeVerdict::Failed(_)) =
+                    self.probe(idx, Probe::Startup, p, &run).await
+                {
                     self.kill_for_probe(idx, &id, &name, "startup").await;
                 }
                 return;
             }
         }
-        if let (Some(p), Some(st)) = (c.liveness_probe.as_ref(), self.slots[idx].liveness.as_ref())
-        {
-            if st.due(now) {
-                let r = crate::probes::run_probe(p, &self.ctx.runtime, &id, &target, &ports).await;
-                if let Err(msg) = &r {
-                    self.event(
-                        Some(&name),
-                        EventType::Warning,
-                        "Unhealthy",
-                        &format!("Liveness probe failed: {msg}"),
-                    )
-                    .await;
-                }
-                let verdict = self.slots[idx]
-                    .liveness
-                    .as_mut()
-                    .map(|s| s.record(p, now, r));
-                if let Some(ProbeVerdict::Failed(_)) = verdict {
-                    self.kill_for_probe(idx, &id, &name, "liveness").await;
-                    return;
-                }
+        if let Some(p) = c.liveness_probe.as_ref() {
+            if let Some(ProbeVerdict::Failed(_)) = self.probe(idx, Probe::Liveness, p, &run).await {
+                self.kill_for_probe(idx, &id, &name, "liveness").await;
+                return;
             }
         }
-        if let (Some(p), Some(st)) = (
-            c.readiness_probe.as_ref(),
-            self.slots[idx].readiness.as_ref(),
-        ) {
-            if st.due(now) {
-                let r = crate::probes::run_probe(p, &self.ctx.runtime, &id, &target, &ports).await;
-                if let Err(msg) = &r {
-                    self.event(
-                        Some(&name),
-                        EventType::Warning,
-                        "Unhealthy",
-                        &format!("Readiness probe failed: {msg}"),
-                    )
-                    .await;
-                }
-                if let Some(s) = self.slots[idx].readiness.as_mut() {
-                    s.record(p, now, r);
-                }
-            }
+        if let Some(p) = c.readiness_probe.as_ref() {
+            self.probe(idx, Probe::Readiness, p, &run).await;
         }
+    }
+
+    /// Run one probe if it is due: emit Unhealthy on failure and record the result in the
+    /// container's slot. None when the probe was not due (or has no state).
+    async fn probe(
+        &mut self,
+        idx: usize,
+        which: Probe,
+        p: &k8s_openapi::api::core::v1::Probe,
+        run: &ProbeRun<'_>,
+    ) -> Option<ProbeVerdict> {
+        if !which.state(&mut self.slots[idx])?.due(run.now) {
+            return None;
+        }
+        let r = crate::probes::run_probe(p, &self.ctx.runtime, run.id, run.target, run.ports).await;
+        if let Err(msg) = &r {
+            let text = format!("{} probe failed: {msg}", which.label());
+            self.event(Some(run.name), EventType::Warning, "Unhealthy", &text)
+                .await;
+        }
+        which
+            .state(&mut self.slots[idx])
+            .map(|s| s.record(p, run.now, r))
     }
 
     async fn kill_for_probe(&mut self, idx: usize, id: &str, name: &str, which: &str) {
@@ -445,4 +427,41 @@ mod tests {
             assert_eq!(pull_policy(&c), want, "{image}");
         }
     }
+}
+
+/// Which of a container's probes.
+#[derive(Clone, Copy)]
+enum Probe {
+    Startup,
+    Liveness,
+    Readiness,
+}
+
+impl Probe {
+    /// Capitalised name, as upstream's Unhealthy events start.
+    fn label(self) -> &'static str {
+        match self {
+            Probe::Startup => "Startup",
+            Probe::Liveness => "Liveness",
+            Probe::Readiness => "Readiness",
+        }
+    }
+
+    /// The probe's state in a container slot.
+    fn state(self, slot: &mut crate::slot::Slot) -> Option<&mut ProbeState> {
+        match self {
+            Probe::Startup => slot.startup.as_mut(),
+            Probe::Liveness => slot.liveness.as_mut(),
+            Probe::Readiness => slot.readiness.as_mut(),
+        }
+    }
+}
+
+/// What every probe of one container in one round shares.
+struct ProbeRun<'a> {
+    id: &'a str,
+    name: &'a str,
+    target: &'a str,
+    ports: &'a [(String, i32)],
+    now: Instant,
 }

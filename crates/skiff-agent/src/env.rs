@@ -277,34 +277,14 @@ pub fn resolve_env(
     for e in c.env.iter().flatten() {
         let value = if let Some(src) = &e.value_from {
             if let Some(r) = &src.config_map_key_ref {
-                let opt = r.optional == Some(true);
-                match refs.configmaps.get(&r.name).map(|d| d.get(&r.key)) {
-                    Some(Some(v)) => String::from_utf8_lossy(v).into_owned(),
-                    _ if opt => continue,
-                    None => return Err(ConfigError::ConfigMapNotFound(r.name.clone())),
-                    Some(None) => {
-                        return Err(ConfigError::KeyNotFound {
-                            kind: "ConfigMap",
-                            namespace: ns,
-                            name: r.name.clone(),
-                            key: r.key.clone(),
-                        })
-                    }
+                match key_value(refs, Source::ConfigMap, &r.name, &r.key, r.optional, &ns)? {
+                    Some(v) => v,
+                    None => continue,
                 }
             } else if let Some(r) = &src.secret_key_ref {
-                let opt = r.optional == Some(true);
-                match refs.secrets.get(&r.name).map(|d| d.get(&r.key)) {
-                    Some(Some(v)) => String::from_utf8_lossy(v).into_owned(),
-                    _ if opt => continue,
-                    None => return Err(ConfigError::SecretNotFound(r.name.clone())),
-                    Some(None) => {
-                        return Err(ConfigError::KeyNotFound {
-                            kind: "Secret",
-                            namespace: ns,
-                            name: r.name.clone(),
-                            key: r.key.clone(),
-                        })
-                    }
+                match key_value(refs, Source::Secret, &r.name, &r.key, r.optional, &ns)? {
+                    Some(v) => v,
+                    None => continue,
                 }
             } else if let Some(f) = &src.field_ref {
                 field_value(pod, &f.field_path, facts)?
@@ -406,5 +386,41 @@ mod tests {
         let missing = RefData::default();
         let err = resolve_env(&pod, c, &[], &missing, &facts).expect_err("missing cm");
         assert_eq!(err.to_string(), "configmap \"cm\" not found");
+    }
+}
+
+/// Where an env value comes from.
+#[derive(Clone, Copy)]
+enum Source {
+    ConfigMap,
+    Secret,
+}
+
+/// The value of `key` in ConfigMap or Secret `name`; None when it is missing but optional.
+fn key_value(
+    refs: &RefData,
+    source: Source,
+    name: &str,
+    key: &str,
+    optional: Option<bool>,
+    ns: &str,
+) -> Result<Option<String>, ConfigError> {
+    let (objects, kind) = match source {
+        Source::ConfigMap => (&refs.configmaps, "ConfigMap"),
+        Source::Secret => (&refs.secrets, "Secret"),
+    };
+    match objects.get(name).map(|d| d.get(key)) {
+        Some(Some(v)) => Ok(Some(String::from_utf8_lossy(v).into_owned())),
+        _ if optional == Some(true) => Ok(None),
+        None => Err(match source {
+            Source::ConfigMap => ConfigError::ConfigMapNotFound(name.to_string()),
+            Source::Secret => ConfigError::SecretNotFound(name.to_string()),
+        }),
+        Some(None) => Err(ConfigError::KeyNotFound {
+            kind,
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            key: key.to_string(),
+        }),
     }
 }
