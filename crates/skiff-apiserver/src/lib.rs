@@ -5,6 +5,7 @@ pub mod convert;
 pub mod gc;
 pub mod handlers;
 pub mod http;
+pub mod join;
 pub mod metered;
 pub mod metrics;
 pub mod objects;

@@ -42,6 +42,10 @@ pub enum Route {
     OpenApiIndex,
     /// `/openapi/v3/<api/v1 | apis/g/v>`
     OpenApiDoc(String, String),
+    /// `/cacerts`: the cluster CA, unauthenticated, for joining agents to pin (see join.rs).
+    CaCerts,
+    /// `/v1-skiff/join`: an agent trades the join secret for its certificates.
+    Join,
     /// A resource endpoint.
     Resource(ResourcePath),
     /// Anything else.
@@ -59,6 +63,8 @@ pub fn route(path: &str) -> Route {
         ["version"] => Route::Version,
         ["healthz" | "livez" | "readyz", ..] => Route::Health,
         ["metrics"] => Route::Metrics,
+        ["cacerts"] => Route::CaCerts,
+        ["v1-skiff", "join"] => Route::Join,
         ["api"] => Route::CoreVersions,
         ["apis"] => Route::Groups,
         ["apis", g] => Route::Group(g.to_string()),

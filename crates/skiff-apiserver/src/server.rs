@@ -247,8 +247,11 @@ pub async fn handle(
     let path = req.uri().path().to_string();
     let query = Query::parse(req.uri().query());
     let r = route(&path);
-    if r == Route::Health {
-        return health(&path);
+    match r {
+        Route::Health => return health(&path),
+        Route::CaCerts => return http::text(200, state.config.ca_pem.clone()),
+        Route::Join => return join(&state, req).await,
+        _ => {}
     }
     let Some(user) = authenticate(&state, cert_user, &req) else {
         return http::error(&ApiError::unauthorized());
@@ -296,6 +299,31 @@ pub async fn handle(
         started.elapsed().as_secs_f64(),
     );
     resp
+}
+
+/// `POST /v1-skiff/join`, authenticated by the join secret rather than a user credential.
+async fn join(state: &ApiServer, req: Request<Incoming>) -> Response<Body> {
+    if req.method() != hyper::Method::POST {
+        return http::error(&ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the join endpoint only accepts POST",
+        ));
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(auth::bearer_token)
+        .map(str::to_string);
+    let body = match read_body(req.into_body()).await {
+        Ok(b) => b,
+        Err(e) => return http::error(&e),
+    };
+    match crate::join::join(state.config.join.as_ref(), bearer.as_deref(), &body) {
+        Ok(v) => http::json(200, &v),
+        Err(e) => http::error(&e),
+    }
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {

@@ -21,6 +21,8 @@ pub struct Config {
     pub node_port_range: (u16, u16),
     /// The cluster CA certificate (PEM), published in every namespace's kube-root-ca.crt.
     pub ca_pem: String,
+    /// Admits joining node agents (absent: joining is refused).
+    pub join: Option<crate::join::JoinAuthority>,
 }
 
 impl Default for Config {
@@ -30,6 +32,7 @@ impl Default for Config {
             service_cidr: std::net::Ipv4Addr::new(10, 43, 0, 0),
             node_port_range: (30000, 32767),
             ca_pem: String::new(),
+            join: None,
         }
     }
 }

@@ -20,6 +20,8 @@ pub enum Command {
     Server(ServerArgs),
     /// Print the admin kubeconfig of a server's data directory.
     Kubeconfig(KubeconfigArgs),
+    /// Print the token agents join with (`skiff agent --server URL --token T`).
+    Token(KubeconfigArgs),
     /// Manage the node's local images.
     Image(ImageArgs),
     /// Run a node agent that joins an existing server (or simulated nodes for scale tests).
@@ -29,9 +31,19 @@ pub enum Command {
 /// Flags of `skiff agent`.
 #[derive(Args, Debug, Clone)]
 pub struct AgentArgs {
-    /// kubeconfig with credentials for the API server.
-    #[arg(long, env = "KUBECONFIG")]
-    pub kubeconfig: PathBuf,
+    /// URL of the server to join, e.g. https://10.0.0.1:6443 (with --token).
+    #[arg(long, env = "SKIFF_URL", requires = "token")]
+    pub server: Option<String>,
+    /// The join token `skiff server` prints (also `skiff token`).
+    #[arg(long, env = "SKIFF_TOKEN", requires = "server")]
+    pub token: Option<String>,
+    /// kubeconfig with credentials for the API server, instead of joining with a token
+    /// (simulated nodes; a real agent then runs without its HTTPS API).
+    #[arg(long, required_unless_present = "server")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Port of the agent's HTTPS API (logs, exec, port-forward, metrics).
+    #[arg(long, default_value_t = 10250)]
+    pub agent_port: u16,
     /// Register simulated nodes whose pods go Running without containers (like kwok).
     #[arg(long)]
     pub simulated: bool,

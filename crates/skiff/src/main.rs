@@ -2,6 +2,7 @@
 
 mod cli;
 mod image;
+mod join;
 mod node;
 mod server;
 
@@ -32,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         cli::Command::Server(args) => server::run(args),
         cli::Command::Kubeconfig(args) => server::print_kubeconfig(args),
+        cli::Command::Token(args) => server::print_token(args),
         cli::Command::Image(args) => image::run(args),
         cli::Command::Agent(args) => node::run_standalone(args),
     };

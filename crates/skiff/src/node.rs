@@ -4,7 +4,7 @@
 use crate::cli::AgentArgs;
 use anyhow::Context;
 use skiff_agent::AgentConfig;
-use skiff_apiserver::{pki, server, ApiServer};
+use skiff_apiserver::{pki, server};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -75,11 +75,9 @@ pub struct EmbeddedAgent<'a> {
     pub port: u16,
 }
 
-/// Start the embedded node agent: certificates for its API, the API server's client identity
-/// for reaching it, the image store and runc runtime, then the agent loop.
+/// Start the embedded node agent: certificates for its API, the image store and runc runtime, then the agent loop.
 pub async fn start_embedded_agent(
     e: EmbeddedAgent<'_>,
-    state: &Arc<ApiServer>,
     kubeconfig: &Path,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -96,15 +94,7 @@ pub async fn start_embedded_agent(
         &sans,
         true,
     )?;
-    let (ccrt, ckey) = e.pki.ensure_issued(
-        "apiserver-agent-client",
-        "kube-apiserver-kubelet-client",
-        &["system:masters".into()],
-        &[],
-        false,
-    )?;
     let ca = e.pki.path("ca.crt");
-    *state.agent_tls.write() = Some(Arc::new(server::agent_client_config(&ca, &ccrt, &ckey)?));
     let tls = Arc::new(server::agent_server_config(&ca, &crt, &key)?);
     let mut cfg = AgentConfig::new(e.node_name, e.data_dir.join("agent"));
     cfg.internal_ip = e.node_ip.to_string();
@@ -158,8 +148,9 @@ pub async fn start_scheduler(
     Ok(())
 }
 
-/// `skiff agent`: simulated nodes, or a real agent (without its HTTPS API until agents get
-/// their own certificates through the join flow).
+/// `skiff agent`: a real agent that joins with `--server`/`--token` (its own certificates, its
+/// HTTPS API for logs/exec/port-forward), or simulated nodes / an API-less agent with
+/// `--kubeconfig`.
 pub fn run_standalone(args: AgentArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -171,21 +162,43 @@ pub fn run_standalone(args: AgentArgs) -> anyhow::Result<()> {
             let _ = tx.send(true);
         });
         let name = args.node_name.clone().unwrap_or_else(host_name);
-        if args.simulated {
-            let client = client(&args.kubeconfig).await?;
-            skiff_agent::run_simulated(client, args.count, &name, rx).await?;
-            return Ok(());
-        }
         std::fs::create_dir_all(&args.data_dir)?;
-        let mut cfg = AgentConfig::new(name, args.data_dir.join("agent"));
         let ip = args
             .node_ip
             .map(|i| i.to_string())
             .or_else(|| pki::host_ipv4_addresses().into_iter().next())
             .unwrap_or_else(|| "127.0.0.1".into());
+        let mut cfg = AgentConfig::new(name.clone(), args.data_dir.join("agent"));
+        let kubeconfig = match (&args.server, &args.token, &args.kubeconfig) {
+            (Some(server), Some(token), _) => {
+                let creds = crate::join::join(
+                    server,
+                    token,
+                    &name,
+                    std::slice::from_ref(&ip),
+                    &args.data_dir.join("credentials"),
+                )
+                .await?;
+                cfg.tls = Some(Arc::new(server::agent_server_config(
+                    &creds.ca,
+                    &creds.serving_cert,
+                    &creds.serving_key,
+                )?));
+                cfg.bind_address = ip.parse().context("the node IP")?;
+                cfg.port = args.agent_port;
+                creds.kubeconfig
+            }
+            (_, _, Some(k)) => k.clone(),
+            _ => anyhow::bail!("give --server and --token to join a cluster, or --kubeconfig"),
+        };
+        if args.simulated {
+            let client = client(&kubeconfig).await?;
+            skiff_agent::run_simulated(client, args.count, &name, rx).await?;
+            return Ok(());
+        }
         cfg.internal_ip = ip;
         let mut done = rx.clone();
-        run_agent(cfg, &args.data_dir, &args.kubeconfig, rx).await?;
+        run_agent(cfg, &args.data_dir, &kubeconfig, rx).await?;
         let _ = done.wait_for(|v| *v).await;
         Ok(())
     })

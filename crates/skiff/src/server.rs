@@ -2,7 +2,7 @@
 
 use crate::cli::{KubeconfigArgs, ServerArgs};
 use anyhow::Context;
-use skiff_apiserver::{auth::Tokens, handlers, pki, server, ApiServer, Config};
+use skiff_apiserver::{auth::Tokens, handlers, join, pki, server, ApiServer, Config};
 use skiff_store::{SqliteStore, Store, StoreOptions};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,11 +49,32 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     )
     .context("opening the store")?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let ca_pem = std::fs::read_to_string(pki.path("ca.crt")).context("reading the CA")?;
+    let join_secret = join::ensure_secret(&args.data_dir)?;
+    let join_token = join::format_token(&ca_pem, &join_secret);
     let config = Config {
         advertise_address: format!("{client_host}:{}", args.port),
+        ca_pem,
+        join: Some(join::JoinAuthority {
+            secret: join_secret,
+            pki: pki.clone(),
+        }),
         ..Config::default()
     };
     let state = ApiServer::new(store.clone(), tokens, config, shutdown_rx);
+    // The API server reaches every node agent (logs, exec, port-forward) with this identity.
+    let (agent_client_crt, agent_client_key) = pki.ensure_issued(
+        "apiserver-agent-client",
+        "kube-apiserver-kubelet-client",
+        &["system:masters".into()],
+        &[],
+        false,
+    )?;
+    *state.agent_tls.write() = Some(Arc::new(server::agent_client_config(
+        &pki.path("ca.crt"),
+        &agent_client_crt,
+        &agent_client_key,
+    )?));
     handlers::register_crds(&state);
     handlers::bootstrap(&state)
         .await
@@ -76,7 +97,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         std::process::exit(130);
     });
     eprintln!(
-        "skiff server ready at {url}; kubeconfig: {}",
+        "skiff server ready at {url}; kubeconfig: {}\njoin other nodes with: skiff agent --server {url} --token {join_token}",
         kubeconfig_path.display()
     );
     let addr = SocketAddr::new(args.bind_address, args.port);
@@ -117,7 +138,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             bind,
             port: args.agent_port,
         };
-        crate::node::start_embedded_agent(agent, &state, &kubeconfig_path, node_shutdown).await?;
+        crate::node::start_embedded_agent(agent, &kubeconfig_path, node_shutdown).await?;
     }
     drop(state);
     serving.await.context("API server task")??;
@@ -153,5 +174,19 @@ pub fn print_kubeconfig(args: KubeconfigArgs) -> anyhow::Result<()> {
         )
     })?;
     print!("{text}");
+    Ok(())
+}
+
+/// Print the join token of a server's data directory.
+pub fn print_token(args: KubeconfigArgs) -> anyhow::Result<()> {
+    let ca = args.data_dir.join("pki/ca.crt");
+    let ca_pem = std::fs::read_to_string(&ca).with_context(|| {
+        format!(
+            "reading {} (has `skiff server` run with this --data-dir?)",
+            ca.display()
+        )
+    })?;
+    let secret = join::ensure_secret(&args.data_dir)?;
+    println!("{}", join::format_token(&ca_pem, &secret));
     Ok(())
 }

@@ -94,32 +94,42 @@ impl Cluster {
             port: free_port(),
             node: Node::Agent(free_port()),
         };
-        let tar = c.scratch().join("busybox.tar");
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-busybox-image.sh");
-        let built = Command::new(&script)
-            .arg(&tar)
-            .arg("busybox:1.36")
-            .output()
-            .expect("build busybox image");
-        assert!(
-            built.status.success(),
-            "{}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        let imported = Command::new(env!("CARGO_BIN_EXE_skiff"))
-            .args(["image", "import", "--data-dir"])
-            .arg(c.data_dir())
-            .arg(&tar)
-            .output()
-            .expect("skiff image import");
-        assert!(
-            imported.status.success(),
-            "{}",
-            String::from_utf8_lossy(&imported.stderr)
-        );
+        import_busybox(c.scratch(), &c.data_dir());
         c.spawn();
         c
+    }
+
+    /// Start `skiff agent` as another node that joins this cluster with the join token
+    /// (`skiff token`), on its own data dir and agent port, with busybox imported.
+    pub fn join_agent(&self, name: &str) -> JoinedAgent {
+        let data = self.scratch().join(format!("agent-{name}"));
+        std::fs::create_dir_all(&data).expect("agent data dir");
+        import_busybox(self.scratch(), &data);
+        let mut agent = JoinedAgent {
+            child: None,
+            data,
+            name: name.to_string(),
+            port: free_port(),
+            server: format!("https://127.0.0.1:{}", self.port),
+            token: self.join_token(),
+        };
+        agent.start();
+        agent
+    }
+
+    /// The join token `skiff token` prints for this server.
+    pub fn join_token(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["token", "--data-dir"])
+            .arg(self.data_dir())
+            .output()
+            .expect("skiff token");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn spawn(&mut self) {
@@ -304,6 +314,24 @@ impl Cluster {
         serde_json::from_str(&self.ok(&a)).expect("kubectl json")
     }
 
+    /// Poll `kubectl args` (about 60 s) until its trimmed stdout equals `want`.
+    pub fn wait_for(&self, what: &str, args: &[&str], want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let r = self.kubectl(args);
+            last = format!("{}{}", r.stdout, r.stderr);
+            if r.ok && r.stdout.trim() == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        panic!(
+            "{what}: wanted {want:?}, last saw {last:?}\nserver log:\n{}",
+            tail(&self.log())
+        );
+    }
+
     /// Write a file into the scratch dir.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.scratch().join(name);
@@ -329,6 +357,90 @@ impl Drop for Cluster {
         if matches!(self.node, Node::Agent(_)) {
             cleanup_node(&self.data_dir());
         }
+    }
+}
+
+/// Build the offline busybox image (once per scratch dir) and import it into `data`'s store.
+fn import_busybox(scratch: &Path, data: &Path) {
+    let tar = scratch.join("busybox.tar");
+    if !tar.exists() {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-busybox-image.sh");
+        let built = Command::new(&script)
+            .arg(&tar)
+            .arg("busybox:1.36")
+            .output()
+            .expect("build busybox image");
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+    let imported = Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .args(["image", "import", "--data-dir"])
+        .arg(data)
+        .arg(&tar)
+        .output()
+        .expect("skiff image import");
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+}
+
+/// A `skiff agent` process joined to a test cluster; stopped and cleaned up on drop.
+pub struct JoinedAgent {
+    child: Option<Child>,
+    /// The agent's data directory.
+    pub data: PathBuf,
+    /// Its node name.
+    pub name: String,
+    /// Its HTTPS API port.
+    pub port: u16,
+    server: String,
+    token: String,
+}
+
+impl JoinedAgent {
+    /// Start (or start again) the agent process.
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.join("agent.log"))
+            .expect("agent log");
+        let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["agent", "--server", &self.server, "--token", &self.token])
+            .args(["--node-name", &self.name, "--node-ip", "127.0.0.1"])
+            .args(["--agent-port", &self.port.to_string(), "--data-dir"])
+            .arg(&self.data)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start skiff agent");
+        self.child = Some(child);
+    }
+
+    /// Stop the agent process (SIGKILL: like a crash; containers keep running).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The agent's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.join("agent.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for JoinedAgent {
+    fn drop(&mut self) {
+        self.kill();
+        cleanup_node(&self.data);
     }
 }
 

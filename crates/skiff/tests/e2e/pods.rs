@@ -2,23 +2,9 @@
 //! imported offline, logs relayed through the API server.
 
 use crate::harness::Cluster;
-use std::time::{Duration, Instant};
 
 fn wait_for(c: &Cluster, what: &str, args: &[&str], want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        let r = c.kubectl(args);
-        last = format!("{}{}", r.stdout, r.stderr);
-        if r.ok && r.stdout.trim() == want {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    panic!(
-        "{what}: wanted {want:?}, last saw {last:?}\nserver log:\n{}",
-        c.log()
-    );
+    c.wait_for(what, args, want)
 }
 
 /// Wait until the embedded agent's Node is Ready; returns its name.
