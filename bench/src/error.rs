@@ -123,4 +123,7 @@ pub enum BenchError {
     /// The run was interrupted (SIGINT).
     #[error("interrupted")]
     Interrupted,
+    /// A node-side benchmark step failed.
+    #[error("{0}")]
+    Node(String),
 }

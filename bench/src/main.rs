@@ -1,38 +1,11 @@
 //! skiff-bench: API server benchmarks (see bench/README.md).
 
-mod args;
-mod conn;
-mod error;
-mod load;
-mod plan;
-mod procs;
-mod report;
-mod stats;
-mod tls;
-mod watch;
-mod workload;
-
 use clap::Parser;
-use error::BenchError;
-use report::Metrics;
 use serde_json::json;
+use skiff_bench::error::BenchError;
+use skiff_bench::report::Metrics;
+use skiff_bench::{args, plan, report};
 use std::process::ExitCode;
-
-fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or_else(
-            || "?".to_string(),
-            |kib| format!("{:.1} GiB", kib as f64 / 1048576.0),
-        );
-    format!("{cpus} CPUs, {mem} RAM")
-}
 
 async fn run(args: &args::Args) -> Result<(Vec<Metrics>, Metrics), BenchError> {
     let mut runs = Vec::with_capacity(args.runs);
@@ -64,7 +37,7 @@ fn main() -> ExitCode {
     };
     println!(
         "skiff-bench on {}; skiff = {}",
-        machine(),
+        skiff_bench::report::machine(),
         args.skiff.display()
     );
     match rt.block_on(run(&args)) {
@@ -74,7 +47,7 @@ fn main() -> ExitCode {
                 report::render(&format!("median of {} runs", runs.len()), &medians)
             );
             if let Some(path) = &args.json {
-                let doc = json!({"machine": machine(), "runs": runs, "median": medians});
+                let doc = json!({"machine": skiff_bench::report::machine(), "runs": runs, "median": medians});
                 if let Err(e) =
                     std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap_or_default())
                 {

@@ -30,7 +30,7 @@ impl Drop for Process {
 
 impl Process {
     /// Spawn `program` with `args`, stdout and stderr appended to `log`.
-    fn spawn(
+    pub fn spawn(
         name: &str,
         program: &Path,
         args: &[String],
@@ -256,18 +256,45 @@ async fn probe(endpoint: &Endpoint, path: &str) -> Result<(), BenchError> {
         .map(drop)
 }
 
+/// Which node-side components a benchmarked `skiff server` runs.
+pub enum NodeSide {
+    /// The control plane alone (the API benchmark's figures were taken this way).
+    None,
+    /// The scheduler, no agent (simulated nodes join from outside).
+    Scheduler,
+    /// The scheduler and the embedded runc agent as node `name` with its API on `port`.
+    Agent {
+        /// Node name.
+        name: String,
+        /// Agent API port.
+        port: u16,
+    },
+}
+
 /// Start `skiff server` on a free loopback port with a fresh data dir under `tmp`.
 pub async fn start_skiff(bin: &Path, tmp: &Path) -> Result<Server, BenchError> {
+    start_skiff_with(bin, tmp, NodeSide::None, |_| Ok(())).await
+}
+
+/// Start `skiff server` with `side`; `prepare` runs on the data dir before the server starts
+/// (e.g. importing images into the node's store).
+pub async fn start_skiff_with(
+    bin: &Path,
+    tmp: &Path,
+    side: NodeSide,
+    prepare: impl FnOnce(&Path) -> Result<(), BenchError>,
+) -> Result<Server, BenchError> {
     let dir = temp_dir(tmp, "skiff-bench-")?;
     let port = free_port()?;
     let data = dir.path().join("data");
     let log = dir.path().join("skiff.log");
-    let args = vec![
+    std::fs::create_dir_all(&data).map_err(|source| BenchError::Read {
+        path: data.clone(),
+        source,
+    })?;
+    prepare(&data)?;
+    let mut args = vec![
         "server".to_string(),
-        // The API benchmark measures the control plane alone, as the figures in RESULTS.md
-        // were taken: no embedded node agent or scheduler.
-        "--disable-agent".into(),
-        "--disable-scheduler".into(),
         "--bind-address".into(),
         "127.0.0.1".into(),
         "--port".into(),
@@ -275,6 +302,16 @@ pub async fn start_skiff(bin: &Path, tmp: &Path) -> Result<Server, BenchError> {
         "--data-dir".into(),
         data.display().to_string(),
     ];
+    match side {
+        NodeSide::None => args.extend(["--disable-agent".into(), "--disable-scheduler".into()]),
+        NodeSide::Scheduler => args.push("--disable-agent".into()),
+        NodeSide::Agent { name, port } => args.extend([
+            "--node-name".into(),
+            name,
+            "--agent-port".into(),
+            port.to_string(),
+        ]),
+    }
     let mut process = Process::spawn("skiff server", bin, &args, &log)?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let pki = data.join("pki");

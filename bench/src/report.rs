@@ -348,6 +348,23 @@ pub fn render(title: &str, m: &Metrics) -> String {
     out
 }
 
+/// The machine, as the reports name it: CPUs and RAM.
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or_else(
+            || "?".to_string(),
+            |kib| format!("{:.1} GiB", kib as f64 / 1048576.0),
+        );
+    format!("{cpus} CPUs, {mem} RAM")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,219 @@
+//! skiff-bench-node: node-side benchmarks (see bench/README.md).
+//!
+//! `startup`: pods on the embedded runc agent, create→Running, beside plain runc
+//! create+start of the same command. `schedule`: pods bound by the scheduler onto simulated
+//! nodes, end to end through the API.
+
+use clap::{Parser, Subcommand};
+use skiff_bench::error::BenchError;
+use skiff_bench::node::{api, cleanup, pod_startup, runc_peer, scheduling};
+use skiff_bench::procs::{self, NodeSide, Process};
+use skiff_bench::stats::Latency;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "skiff-bench-node", about)]
+struct Args {
+    /// The skiff binary (build it with `cargo build --release -p skiff`).
+    #[arg(long, default_value = "target/release/skiff", global = true)]
+    skiff: PathBuf,
+    /// Where temp data dirs go (a real disk).
+    #[arg(long, default_value_os_t = std::env::temp_dir(), global = true)]
+    tmp_dir: PathBuf,
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand, Debug)]
+enum What {
+    /// Pod startup latency (image cached) beside plain runc.
+    Startup {
+        /// Pods to start.
+        #[arg(long, default_value_t = 40)]
+        pods: usize,
+        /// Pods created at a time.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+    },
+    /// Scheduling throughput onto simulated nodes, end to end through the API.
+    Schedule {
+        /// Simulated nodes.
+        #[arg(long, default_value_t = 5000)]
+        nodes: usize,
+        /// Pods to create and bind.
+        #[arg(long, default_value_t = 50_000)]
+        pods: usize,
+        /// Concurrent creating clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+    },
+}
+
+fn busybox_image(tmp: &Path) -> Result<PathBuf, BenchError> {
+    let tar = tmp.join("busybox.tar");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hack/build-busybox-image.sh");
+    let st = Command::new(&script)
+        .arg(&tar)
+        .arg("busybox:1.36")
+        .status()
+        .map_err(|e| BenchError::Node(format!("{}: {e}", script.display())))?;
+    if !st.success() {
+        return Err(BenchError::Node(format!("{} failed", script.display())));
+    }
+    Ok(tar)
+}
+
+async fn startup(args: &Args, pods: usize, concurrency: usize) -> Result<(), BenchError> {
+    let scratch = tempfile::Builder::new()
+        .prefix("skiff-bench-node-")
+        .tempdir_in(&args.tmp_dir)
+        .map_err(|e| BenchError::Node(format!("temp dir: {e}")))?;
+    let tar = busybox_image(scratch.path())?;
+    let name = "bench-node".to_string();
+    let side = NodeSide::Agent {
+        name: name.clone(),
+        port: procs::free_port()?,
+    };
+    let skiff = args.skiff.clone();
+    let server = procs::start_skiff_with(&args.skiff, &args.tmp_dir, side, |data| {
+        let st = Command::new(&skiff)
+            .args(["image", "import", "--data-dir"])
+            .arg(data)
+            .arg(&tar)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_err(|e| BenchError::Node(format!("skiff image import: {e}")))?;
+        st.success()
+            .then_some(())
+            .ok_or_else(|| BenchError::Node("skiff image import failed".into()))
+    })
+    .await?;
+    // Removes the agent's containers, mounts and cgroups even if this future is dropped
+    // (Ctrl-C) or fails.
+    let guard = cleanup::Guard(server.dir().join("data"));
+    let result = async {
+        api::wait_nodes_ready(&server.endpoint, 1, Duration::from_secs(60)).await?;
+        let mut samples = pod_startup::measure(&server.endpoint, pods, concurrency).await?;
+        let rss = server.process.rss_kib()?;
+        pod_startup::delete_all(&server.endpoint).await?;
+        Ok::<_, BenchError>((Latency::of(&mut samples), rss))
+    }
+    .await;
+    // Stop the server (and its agent) before removing what the agent left behind.
+    drop(server);
+    drop(guard);
+    let (skiff_lat, rss_kib) = result?;
+
+    let mut peer = runc_peer::Peer::prepare(scratch.path())?;
+    let mut peer_samples = peer.measure(pods)?;
+    drop(peer);
+    let peer_lat = Latency::of(&mut peer_samples);
+    println!("pod startup, image cached, {pods} pods, {concurrency} at a time");
+    println!(
+        "  skiff create→Running   p50 {:7.1} ms  p99 {:7.1} ms",
+        skiff_lat.p50_ms, skiff_lat.p99_ms
+    );
+    println!(
+        "  runc create+start      p50 {:7.1} ms  p99 {:7.1} ms",
+        peer_lat.p50_ms, peer_lat.p99_ms
+    );
+    println!(
+        "  ratio skiff/runc       p50 {:7.2}×    p99 {:7.2}×",
+        skiff_lat.p50_ms / peer_lat.p50_ms.max(1e-9),
+        skiff_lat.p99_ms / peer_lat.p99_ms.max(1e-9)
+    );
+    println!(
+        "  server RSS with {pods} running pods (API + scheduler + agent): {:.1} MiB",
+        rss_kib as f64 / 1024.0
+    );
+    Ok(())
+}
+
+async fn schedule(
+    args: &Args,
+    nodes: usize,
+    pods: usize,
+    clients: usize,
+) -> Result<(), BenchError> {
+    let server =
+        procs::start_skiff_with(&args.skiff, &args.tmp_dir, NodeSide::Scheduler, |_| Ok(()))
+            .await?;
+    let kubeconfig = server.dir().join("data/kubeconfig.yaml");
+    let agent_args: Vec<String> = vec![
+        "agent".into(),
+        "--kubeconfig".into(),
+        kubeconfig.display().to_string(),
+        "--simulated".into(),
+        "--count".into(),
+        nodes.to_string(),
+        "--node-name".into(),
+        "sim".into(),
+    ];
+    let _agent = Process::spawn(
+        "skiff agent --simulated",
+        &args.skiff,
+        &agent_args,
+        &server.dir().join("agent.log"),
+    )?;
+    let registering = std::time::Instant::now();
+    api::wait_nodes_ready(
+        &server.endpoint,
+        nodes,
+        Duration::from_secs(60 + nodes as u64 / 20),
+    )
+    .await?;
+    let register_secs = registering.elapsed().as_secs_f64();
+    let s = scheduling::measure(&server.endpoint, pods, clients).await?;
+    let rss = server.process.rss_kib()?;
+    println!("scheduling, {nodes} simulated nodes, {pods} pods, {clients} creating clients");
+    println!("  nodes registered and Ready in {register_secs:.1} s");
+    println!(
+        "  creates acknowledged in {:.1} s ({:.0}/s)",
+        s.create_secs,
+        s.pods as f64 / s.create_secs.max(1e-9)
+    );
+    println!(
+        "  all bound in {:.1} s: {:.0} pods/s overall, median {:.0} pods/s per second while binding",
+        s.total_secs, s.pods_per_sec, s.median_per_sec
+    );
+    println!(
+        "  server RSS after (API + scheduler, {nodes} nodes, {pods} pods): {:.1} MiB",
+        rss as f64 / 1024.0
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("skiff-bench-node: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("skiff-bench-node on {}", skiff_bench::report::machine());
+    let r = rt.block_on(async {
+        tokio::select! {
+            r = async {
+                match args.what {
+                    What::Startup { pods, concurrency } => startup(&args, pods, concurrency).await,
+                    What::Schedule { nodes, pods, clients } => schedule(&args, nodes, pods, clients).await,
+                }
+            } => r,
+            _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
+        }
+    });
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skiff-bench-node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

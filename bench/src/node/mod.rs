@@ -1,0 +1,8 @@
+//! Node-side benchmarks: pod startup on the embedded runc agent beside plain runc, and
+//! end-to-end scheduling throughput on simulated nodes.
+
+pub mod api;
+pub mod cleanup;
+pub mod pod_startup;
+pub mod runc_peer;
+pub mod scheduling;
