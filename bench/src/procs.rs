@@ -258,7 +258,7 @@ async fn probe(endpoint: &Endpoint, path: &str) -> Result<(), BenchError> {
 
 /// Which node-side components a benchmarked `skiff server` runs.
 pub enum NodeSide {
-    /// The control plane alone (the API benchmark's figures were taken this way).
+    /// The API server and store alone (the API benchmark's figures were taken this way).
     None,
     /// The scheduler, no agent (simulated nodes join from outside).
     Scheduler,
@@ -303,7 +303,11 @@ pub async fn start_skiff_with(
         data.display().to_string(),
     ];
     match side {
-        NodeSide::None => args.extend(["--disable-agent".into(), "--disable-scheduler".into()]),
+        NodeSide::None => args.extend([
+            "--disable-agent".into(),
+            "--disable-scheduler".into(),
+            "--disable-controllers".into(),
+        ]),
         NodeSide::Scheduler => args.push("--disable-agent".into()),
         NodeSide::Agent { name, port } => args.extend([
             "--node-name".into(),

@@ -41,6 +41,10 @@ pub async fn run(
         crate::heartbeat::run(client.clone(), cfg.clone(), shutdown.clone())
             .instrument(tracing::info_span!("heartbeat", node = %cfg.node_name)),
     );
+    let storage = tokio::spawn(
+        crate::local_path::run(client.clone(), cfg.clone(), shutdown.clone())
+            .instrument(tracing::info_span!("local_path_cleanup", node = %cfg.node_name)),
+    );
     let api = match cfg.tls.clone() {
         Some(tls) => {
             let state = crate::server::ApiState {
@@ -59,6 +63,7 @@ pub async fn run(
         .instrument(tracing::info_span!("pod_manager", node = %cfg.node_name))
         .await;
     heartbeat.abort();
+    storage.abort();
     if let Some(api) = api {
         api.abort();
     }

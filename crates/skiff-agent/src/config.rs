@@ -67,6 +67,11 @@ impl AgentConfig {
         self.data_dir.join("pods").join(uid)
     }
 
+    /// Directory holding this node's local-path volumes (`<data dir>/storage`).
+    pub fn storage_dir(&self) -> PathBuf {
+        self.data_dir.join("storage")
+    }
+
     /// Directory of one pod's container logs (as kubelet: `<ns>_<name>_<uid>`).
     pub fn pod_log_dir(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
         self.data_dir

@@ -6,8 +6,10 @@
 //! Layout: `agent` wires the parts; `heartbeat` (Node + Lease), `manager` (pod watch,
 //! adoption) and `worker` (one state machine per pod, with `container_start` and
 //! `pod_status`) do the work; pure translation from pod spec to runtime config lives in
-//! `command`, `env`, `resources`, `security`, `volumes`; `server`, `logs` and `metrics`
-//! are the HTTPS API; `recording` has in-memory services for tests.
+//! `command`, `env`, `resources`, `security`, `volumes`; `server`, `logs`, `metrics`,
+//! `resource_metrics` (kubelet's `/metrics/resource`),
+//! `exec_stream` and `port_forward` (with `stream_target`) are the HTTPS API; `recording`
+//! has in-memory services for tests.
 
 mod agent;
 mod atomic_writer;
@@ -18,24 +20,29 @@ mod container_start;
 mod env;
 mod error;
 mod events;
+mod exec_stream;
 mod heartbeat;
 mod lease;
+mod local_path;
 mod logs;
 mod machine;
 mod manager;
 mod metrics;
 mod node;
 mod pod_status;
+mod port_forward;
 mod probes;
 mod pull_auth;
 mod quantity;
 pub mod recording;
 mod refs;
+mod resource_metrics;
 mod resources;
 mod security;
 mod server;
 mod simulated;
 mod slot;
+mod stream_target;
 mod time;
 mod volumes;
 mod worker;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use skiff_cri::{ContainerState, RuntimeService};
 
 /// uid → (namespace, pod) from the log directory names (`<ns>_<pod>_<uid>`).
-fn pod_names(logs_root: &Path) -> BTreeMap<String, (String, String)> {
+pub(crate) fn pod_names(logs_root: &Path) -> BTreeMap<String, (String, String)> {
     std::fs::read_dir(logs_root)
         .map(|d| {
             d.flatten()

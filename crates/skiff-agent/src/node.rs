@@ -187,8 +187,9 @@ pub async fn register(
 ) -> Result<Node, kube::Error> {
     let api: Api<Node> = Api::all(client.clone());
     let labels = node_labels(cfg, m);
+    let annotations = crate::local_path::node_annotations(cfg);
     if let Some(existing) = api.get_opt(&cfg.node_name).await? {
-        let patch = serde_json::json!({"metadata": {"labels": labels}});
+        let patch = serde_json::json!({"metadata": {"labels": labels, "annotations": annotations}});
         return api
             .patch(
                 &cfg.node_name,
@@ -202,6 +203,7 @@ pub async fn register(
         metadata: ObjectMeta {
             name: Some(cfg.node_name.clone()),
             labels: Some(labels),
+            annotations: Some(annotations),
             ..Default::default()
         },
         spec: Some(NodeSpec {

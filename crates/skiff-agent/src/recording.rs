@@ -143,6 +143,7 @@ struct RuntimeInner {
     containers: BTreeMap<String, FakeContainer>,
     next: u32,
     exec_exit: BTreeMap<String, i32>,
+    port_forward_target: Option<std::net::SocketAddr>,
 }
 
 /// An in-memory runtime: started containers run until told to exit or stopped.
@@ -228,6 +229,11 @@ impl RecordingRuntime {
         inner
             .containers
             .insert(cfg.id.clone(), FakeContainer { cfg, state });
+    }
+
+    /// Where port-forward dials go (a local listener standing in for the pod's port).
+    pub fn set_port_forward_target(&self, addr: std::net::SocketAddr) {
+        lock(&self.inner).port_forward_target = Some(addr);
     }
 
     /// Whether a sandbox exists.
@@ -379,17 +385,62 @@ impl RuntimeService for RecordingRuntime {
         &self,
         id: &str,
         command: Vec<String>,
-        _io: ExecIo,
+        io: ExecIo,
     ) -> BoxFuture<'_, Result<i32, RuntimeError>> {
         let id = id.to_string();
         Box::pin(async move {
-            let mut inner = lock(&self.inner);
-            let code = command
-                .first()
-                .and_then(|c| inner.exec_exit.get(c).copied())
-                .unwrap_or(0);
-            inner.calls.push(RuntimeCall::Exec(id, command));
+            let code = {
+                let mut inner = lock(&self.inner);
+                let code = command
+                    .first()
+                    .and_then(|c| inner.exec_exit.get(c).copied())
+                    .unwrap_or(0);
+                inner.calls.push(RuntimeCall::Exec(id, command.clone()));
+                code
+            };
+            // Behave like `cat` when given stdin, else print the command line, so stream
+            // tests see data flow both ways.
+            if let Some(mut out) = io.stdout {
+                use tokio::io::AsyncWriteExt;
+                match io.stdin {
+                    Some(mut input) => {
+                        let _ = tokio::io::copy(&mut input, &mut out).await;
+                    }
+                    None => {
+                        let _ = out
+                            .write_all(format!("{}\n", command.join(" ")).as_bytes())
+                            .await;
+                    }
+                }
+                let _ = out.shutdown().await;
+            }
+            if let Some(mut err) = io.stderr {
+                use tokio::io::AsyncWriteExt;
+                let _ = err.write_all(b"stderr line\n").await;
+                let _ = err.shutdown().await;
+            }
             Ok(code)
+        })
+    }
+
+    fn port_forward(
+        &self,
+        sandbox_id: &str,
+        port: u16,
+    ) -> BoxFuture<'_, Result<tokio::net::TcpStream, RuntimeError>> {
+        let sandbox_id = sandbox_id.to_string();
+        Box::pin(async move {
+            let target = {
+                let inner = lock(&self.inner);
+                if !inner.sandboxes.contains(&sandbox_id) {
+                    return Err(RuntimeError::NotFound(format!("sandbox {sandbox_id}")));
+                }
+                inner.port_forward_target
+            };
+            let target = target.ok_or_else(|| {
+                RuntimeError::Failed(format!("dial 127.0.0.1:{port}: connection refused"))
+            })?;
+            Ok(tokio::net::TcpStream::connect(target).await?)
         })
     }
 

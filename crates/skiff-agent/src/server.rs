@@ -1,5 +1,5 @@
-//! The agent's HTTPS API (the kubelet port): container logs, health and metrics. Streaming
-//! endpoints (exec, attach, port-forward) answer 501 until they are implemented.
+//! The agent's HTTPS API (the kubelet port): container logs, health, metrics, and the
+//! streaming endpoints exec, attach (`exec_stream`) and portForward (`port_forward`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -20,7 +20,8 @@ use tracing::Instrument;
 use crate::error::AgentError;
 use crate::logs::{self, LogOptions};
 
-type Body = BoxBody<Bytes, std::io::Error>;
+/// Response bodies of the agent API.
+pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
 
 /// What the API handlers need.
 #[derive(Clone)]
@@ -31,7 +32,8 @@ pub(crate) struct ApiState {
     pub runtime: Arc<dyn RuntimeService>,
 }
 
-fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+/// A plain-text response.
+pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
     let mut r = Response::new(
         Full::new(Bytes::from(body.into()))
             .map_err(|e: Infallible| match e {})
@@ -75,12 +77,15 @@ pub(crate) fn log_options(q: Option<&str>) -> Result<LogOptions, String> {
     })
 }
 
-/// Route one request (the body is never read: every endpoint is a GET).
-pub(crate) async fn handle<B>(state: ApiState, req: Request<B>) -> Response<Body> {
+/// Route one request (the body is never read: endpoints are GETs or upgrades).
+pub(crate) async fn handle<B: Send + 'static>(state: ApiState, req: Request<B>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method(), segs.as_slice()) {
         (&Method::GET, ["healthz"]) => text(StatusCode::OK, "ok"),
+        (&Method::GET, ["metrics", "resource"]) => {
+            crate::resource_metrics::response(&state.logs_root, &state.runtime).await
+        }
         (&Method::GET, ["metrics"]) => {
             let mut r = text(
                 StatusCode::OK,
@@ -98,6 +103,15 @@ pub(crate) async fn handle<B>(state: ApiState, req: Request<B>) -> Response<Body
                 Err(msg) => text(StatusCode::BAD_REQUEST, msg),
             }
         }
+        (&Method::GET | &Method::POST, [verb @ ("exec" | "attach"), ns, pod, container]) => {
+            let attach = *verb == "attach";
+            let (ns, pod, container) = (ns.to_string(), pod.to_string(), container.to_string());
+            crate::exec_stream::serve(&state, req, &ns, &pod, &container, attach).await
+        }
+        (&Method::GET | &Method::POST, ["portForward", ns, pod]) => {
+            let (ns, pod) = (ns.to_string(), pod.to_string());
+            crate::port_forward::serve(&state, req, &ns, &pod).await
+        }
         (_, ["exec" | "attach" | "portForward" | "run", ..]) => text(
             StatusCode::NOT_IMPLEMENTED,
             format!("{} is not implemented by this agent yet", segs[0]),
@@ -106,7 +120,8 @@ pub(crate) async fn handle<B>(state: ApiState, req: Request<B>) -> Response<Body
     }
 }
 
-async fn container_logs(
+/// Serve a container's log (streamed while following).
+pub(crate) async fn container_logs(
     state: &ApiState,
     ns: &str,
     pod: &str,
@@ -275,7 +290,10 @@ pub(crate) async fn serve(
                     async move { Ok::<_, Infallible>(handle(state, req).await) }
                 });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(e) = builder.serve_connection(TokioIo::new(tls), svc).await {
+                if let Err(e) = builder
+                    .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                    .await
+                {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
             }
@@ -349,8 +367,10 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         let (code, body) = get(&state, "/exec/default/web/c?command=sh").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(body.contains("websockets"), "{body}");
+        let (code, _) = get(&state, "/run/default/web/c").await;
         assert_eq!(code, StatusCode::NOT_IMPLEMENTED);
-        assert!(body.contains("not implemented"));
         let (code, body) = get(&state, "/metrics").await;
         assert_eq!(code, StatusCode::OK);
         assert!(body.contains("skiff_agent_running_pods 0"), "{body}");

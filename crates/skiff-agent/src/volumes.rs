@@ -166,7 +166,12 @@ fn prepare_one(
                     pvc.claim_name
                 ))
             })?;
-        std::fs::create_dir_all(&path)?;
+        if !path.exists() {
+            std::fs::create_dir_all(&path)?;
+            // As k3s's local-path helper (`mkdir -m 0777`): pods running as any user can write.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))?;
+        }
         return Ok(PreparedVolume {
             path,
             tmpfs: false,

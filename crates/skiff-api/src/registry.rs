@@ -210,7 +210,7 @@ impl Registry {
             }
         }
         let mut reg = Registry::default();
-        for r in list {
+        for r in list.into_iter().chain(metrics_resources()) {
             reg.insert(r);
         }
         reg
@@ -300,6 +300,32 @@ impl Registry {
     }
 }
 
+/// metrics.k8s.io/v1beta1 (served by the API server itself, as metrics-server would be
+/// behind an APIService): read-only node and pod usage.
+fn metrics_resources() -> Vec<ResourceInfo> {
+    [
+        ("nodes", "NodeMetrics", false),
+        ("pods", "PodMetrics", true),
+    ]
+    .into_iter()
+    .map(|(resource, kind, namespaced)| ResourceInfo {
+        group: "metrics.k8s.io".into(),
+        version: "v1beta1".into(),
+        resource: resource.into(),
+        kind: kind.into(),
+        namespaced,
+        verbs: vec!["get".into(), "list".into()],
+        subresources: Vec::new(),
+        singular: String::new(),
+        short_names: Vec::new(),
+        categories: Vec::new(),
+        custom: false,
+        storage_version: "v1beta1".into(),
+        crd_version: None,
+    })
+    .collect()
+}
+
 /// Kubernetes version priority: GA > beta > alpha, higher numbers first.
 pub fn version_priority(v: &str) -> (u8, u32, u32) {
     let rest = v.strip_prefix('v').unwrap_or(v);
@@ -340,6 +366,18 @@ mod tests {
             pods.key(Some("default"), "p"),
             "/registry/core/pods/default/p"
         );
+    }
+
+    #[test]
+    fn metrics_api_is_served_read_only() {
+        let r = Registry::builtin();
+        let pods = r.get("metrics.k8s.io", "v1beta1", "pods").expect("pods");
+        assert!(pods.namespaced);
+        assert_eq!(pods.kind, "PodMetrics");
+        assert_eq!(pods.verbs, vec!["get", "list"]);
+        let nodes = r.get("metrics.k8s.io", "v1beta1", "nodes").expect("nodes");
+        assert!(!nodes.namespaced);
+        assert_eq!(nodes.kind, "NodeMetrics");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod http;
 pub mod join;
 pub mod metered;
 pub mod metrics;
+pub mod metrics_api;
 pub mod objects;
 pub mod pki;
 pub mod relay;

@@ -1,5 +1,6 @@
-//! Relays pod streaming subresources (`pods/log` today) to the node agent that runs the pod,
-//! over HTTPS with the API server's client certificate, as kube-apiserver does to the kubelet.
+//! Relays pod streaming subresources to the node agent that runs the pod, over HTTPS with
+//! the API server's client certificate, as kube-apiserver does to the kubelet: `pods/log` as
+//! a streamed body, exec/attach/portforward as a protocol switch spliced byte for byte.
 
 use crate::http::Body;
 use bytes::Bytes;
@@ -33,13 +34,14 @@ pub fn agent_address(node: &Value) -> Option<(String, u16)> {
     Some((ip.to_string(), u16::try_from(port).ok()?))
 }
 
-/// GET `path_and_query` on the agent at `addr` and stream its body back unchanged (text).
-/// Non-2xx answers become a Status error carrying the agent's message.
-pub async fn get(
+type AgentSender = hyper::client::conn::http1::SendRequest<http_body_util::Empty<Bytes>>;
+
+/// An HTTP/1.1 connection to the agent at `addr` (TLS with the API server's client
+/// certificate), able to switch protocols.
+async fn connect(
     tls: Arc<rustls::ClientConfig>,
-    addr: (String, u16),
-    path_and_query: &str,
-) -> Result<hyper::Response<Body>, ApiError> {
+    addr: &(String, u16),
+) -> Result<AgentSender, ApiError> {
     let unavailable = |what: String| ApiError::new(503, "ServiceUnavailable", what);
     let tcp = tokio::time::timeout(
         Duration::from_secs(5),
@@ -70,37 +72,54 @@ pub async fn get(
                 addr.0, addr.1
             ))
         })?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| unavailable(format!("HTTP to the node agent: {e}")))?;
     tokio::spawn(async move {
-        let _ = conn.await;
+        let _ = conn.with_upgrades().await;
     });
+    Ok(sender)
+}
+
+/// The agent's error answer as a Status carrying its message.
+async fn agent_error(status: hyper::StatusCode, body: hyper::body::Incoming) -> ApiError {
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    if status.as_u16() == 404 {
+        ApiError::new(404, "NotFound", text)
+    } else {
+        ApiError::new(400, "BadRequest", text)
+    }
+}
+
+/// GET `path_and_query` on the agent at `addr` and stream its body back unchanged (text).
+/// Non-2xx answers become a Status error carrying the agent's message.
+pub async fn get(
+    tls: Arc<rustls::ClientConfig>,
+    addr: (String, u16),
+    path_and_query: &str,
+) -> Result<hyper::Response<Body>, ApiError> {
+    let mut sender = connect(tls, &addr).await?;
     let req = hyper::Request::get(path_and_query)
         .header(hyper::header::HOST, format!("{}:{}", addr.0, addr.1))
         .body(http_body_util::Empty::<Bytes>::new())
         .map_err(|e| ApiError::internal(format!("building the agent request: {e}")))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| unavailable(format!("node agent request: {e}")))?;
+    let resp = sender.send_request(req).await.map_err(|e| {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("node agent request: {e}"),
+        )
+    })?;
     let status = resp.status();
     let content_type = resp.headers().get(hyper::header::CONTENT_TYPE).cloned();
     let mut incoming = resp.into_body();
     if !status.is_success() {
-        let body = incoming
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&body).trim().to_string();
-        let code = if status.as_u16() == 404 { 404 } else { 400 };
-        let reason = if code == 404 {
-            "NotFound"
-        } else {
-            "BadRequest"
-        };
-        return Err(ApiError::new(code, reason, text));
+        return Err(agent_error(status, incoming).await);
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
@@ -123,6 +142,77 @@ pub async fn get(
         hyper::header::CONTENT_TYPE,
         content_type.unwrap_or(hyper::header::HeaderValue::from_static("text/plain")),
     );
+    Ok(out)
+}
+
+/// Headers of a protocol switch that must reach the other end unchanged.
+const UPGRADE_HEADERS: &[&str] = &[
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-accept",
+    "x-stream-protocol-version",
+];
+
+/// Relay a protocol switch (exec, attach, port-forward over websockets or SPDY) to the agent:
+/// send the client's upgrade request on `path_and_query`; when the agent switches protocols,
+/// answer 101 with its headers and splice the two upgraded connections byte for byte.
+pub async fn upgrade(
+    tls: Arc<rustls::ClientConfig>,
+    addr: (String, u16),
+    method: hyper::Method,
+    path_and_query: &str,
+    client_headers: &hyper::HeaderMap,
+    client: hyper::upgrade::OnUpgrade,
+) -> Result<hyper::Response<Body>, ApiError> {
+    let mut sender = connect(tls, &addr).await?;
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .header(hyper::header::HOST, format!("{}:{}", addr.0, addr.1));
+    for name in UPGRADE_HEADERS {
+        for v in client_headers.get_all(*name) {
+            req = req.header(*name, v);
+        }
+    }
+    let req = req
+        .body(http_body_util::Empty::<Bytes>::new())
+        .map_err(|e| ApiError::internal(format!("building the agent request: {e}")))?;
+    let mut resp = sender.send_request(req).await.map_err(|e| {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("node agent request: {e}"),
+        )
+    })?;
+    let status = resp.status();
+    if status != hyper::StatusCode::SWITCHING_PROTOCOLS {
+        return Err(agent_error(status, resp.into_body()).await);
+    }
+    let mut out = hyper::Response::new(crate::http::full(Bytes::new()));
+    *out.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
+    for name in UPGRADE_HEADERS {
+        for v in resp.headers().get_all(*name) {
+            out.headers_mut().append(*name, v.clone());
+        }
+    }
+    let agent = hyper::upgrade::on(&mut resp);
+    tokio::spawn(async move {
+        let (agent, client) = match tokio::try_join!(agent, client) {
+            Ok(both) => both,
+            Err(e) => {
+                tracing::debug!(error = %e, "stream upgrade failed");
+                return;
+            }
+        };
+        let mut agent = TokioIo::new(agent);
+        let mut client = TokioIo::new(client);
+        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut agent).await {
+            tracing::debug!(error = %e, "stream relay ended");
+        }
+    });
     Ok(out)
 }
 

@@ -269,7 +269,8 @@ pub async fn handle(
             match info {
                 None => http::error(&ApiError::path_not_found()),
                 Some(info) => {
-                    let (parts, body) = req.into_parts();
+                    let (mut parts, body) = req.into_parts();
+                    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
                     let body = match read_body(body).await {
                         Ok(b) => b,
                         Err(e) => return http::error(&e),
@@ -285,6 +286,7 @@ pub async fn handle(
                         ns: p.namespace,
                         name: p.name,
                         sub: p.subresource,
+                        upgrade,
                     };
                     handlers::serve(ctx, verb).await
                 }

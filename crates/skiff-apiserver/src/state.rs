@@ -58,6 +58,8 @@ pub struct ApiServer {
     pub cleanup_wake: tokio::sync::Notify,
     /// TLS client settings for reaching node agents (client certificate + cluster CA).
     pub agent_tls: RwLock<Option<Arc<rustls::ClientConfig>>>,
+    /// Node, pod and container usage scraped from node agents (metrics.k8s.io).
+    pub resource_metrics: crate::metrics_api::MetricsStore,
 }
 
 impl ApiServer {
@@ -82,6 +84,7 @@ impl ApiServer {
             shutdown,
             cleanup_wake: tokio::sync::Notify::new(),
             agent_tls: RwLock::new(None),
+            resource_metrics: Default::default(),
         })
     }
 

@@ -47,9 +47,10 @@ impl SkiffServer {
             .args([
                 "server",
                 // API-only: no embedded node agent (it would run pods with runc and pull
-                // images) and no scheduler (tests bring their own).
+                // images), no scheduler (tests bring their own) and no controllers.
                 "--disable-agent",
                 "--disable-scheduler",
+                "--disable-controllers",
                 "--bind-address",
                 "127.0.0.1",
                 "--port",

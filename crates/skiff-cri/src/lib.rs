@@ -339,4 +339,10 @@ pub trait RuntimeService: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<i32, RuntimeError>>;
     /// Resource usage.
     fn stats(&self, id: &str) -> BoxFuture<'_, Result<Stats, RuntimeError>>;
+    /// Connect to `127.0.0.1:port` inside a sandbox's network namespace (port-forward).
+    fn port_forward(
+        &self,
+        sandbox_id: &str,
+        port: u16,
+    ) -> BoxFuture<'_, Result<tokio::net::TcpStream, RuntimeError>>;
 }

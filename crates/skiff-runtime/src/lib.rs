@@ -13,6 +13,7 @@ mod cri_log;
 mod exec;
 mod layout;
 mod mounts;
+mod port_forward;
 mod runc;
 mod runtime;
 mod security;

@@ -12,7 +12,7 @@ use tokio::time::{sleep, Instant};
 use crate::layout::{self, check_id, ContainerRecord, ExitRecord, Layout, SandboxRecord};
 use crate::runc::Runc;
 use crate::spec::{self, SandboxView};
-use crate::{cgroups, exec, mounts, sys};
+use crate::{cgroups, exec, mounts, port_forward, sys};
 
 /// How long to wait for a killed container to be seen stopped.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -512,6 +512,23 @@ impl RuncRuntime {
         exec::run(&self.runc, &self.shim, id, command, io).await
     }
 
+    async fn port_forward_impl(
+        &self,
+        sandbox_id: &str,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, RuntimeError> {
+        let Some(sandbox) = self.sandbox_record(sandbox_id)? else {
+            return Err(RuntimeError::NotFound(format!("sandbox {sandbox_id}")));
+        };
+        let netns = if sandbox.host_network {
+            None
+        } else {
+            let pid = self.pause_pid(sandbox_id).await?;
+            Some(PathBuf::from(format!("/proc/{pid}/ns/net")))
+        };
+        port_forward::dial(netns, port).await
+    }
+
     fn stats_impl(&self, id: &str) -> Result<Stats, RuntimeError> {
         // A container's own cgroup, or for a sandbox the whole pod's.
         let path = if let Some(c) = self.container_record(id)? {
@@ -598,5 +615,13 @@ impl RuntimeService for RuncRuntime {
     fn stats(&self, id: &str) -> BoxFuture<'_, Result<Stats, RuntimeError>> {
         let id = id.to_string();
         Box::pin(async move { self.stats_impl(&id) })
+    }
+    fn port_forward(
+        &self,
+        sandbox_id: &str,
+        port: u16,
+    ) -> BoxFuture<'_, Result<tokio::net::TcpStream, RuntimeError>> {
+        let id = sandbox_id.to_string();
+        Box::pin(async move { self.port_forward_impl(&id, port).await })
     }
 }

@@ -195,3 +195,11 @@ pub fn set_winsize(fd: std::os::fd::BorrowedFd<'_>, cols: u16, rows: u16) -> io:
     // SAFETY: `ws` is a valid winsize for TIOCSWINSZ and the fd is open.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) })
 }
+
+/// Move the calling thread into the network namespace `fd` refers to (only this thread:
+/// network namespaces are per thread).
+pub fn enter_netns(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the fd is open for the duration of the call; setns only reads it.
+    check(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) })
+}

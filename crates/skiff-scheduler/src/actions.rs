@@ -150,3 +150,72 @@ pub async fn emit(client: &Client, ev: Event) -> Result<(), SchedulerError> {
             ev.metadata.name.unwrap_or_default()
         )))
 }
+
+/// VolumeBinding's PreBind: put the chosen node on each delayed claim (the annotation the
+/// PV controller and provisioners wait for), then wait, up to `timeout`, until every
+/// claim is Bound. Repeating it after a failure is harmless.
+pub async fn prebind_claims(
+    client: &Client,
+    pod: &PodInfo,
+    claims: &[String],
+    node: &str,
+    timeout: std::time::Duration,
+) -> Result<(), SchedulerError> {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use skiff_controllers::volume_match::ANN_SELECTED_NODE;
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &pod.namespace);
+    for name in claims {
+        let pvc = api.get(name).await.map_err(SchedulerError::api(format!(
+            "reading claim {}/{name}",
+            pod.namespace
+        )))?;
+        let bound = pvc
+            .spec
+            .as_ref()
+            .and_then(|s| s.volume_name.as_deref())
+            .is_some_and(|v| !v.is_empty());
+        let selected = pvc
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANN_SELECTED_NODE))
+            .map(String::as_str);
+        if bound || selected == Some(node) {
+            continue;
+        }
+        let patch = json!({"metadata": {"annotations": {ANN_SELECTED_NODE: node}}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(SchedulerError::api(format!(
+                "selecting node {node} for claim {}/{name}",
+                pod.namespace
+            )))?;
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut waiting: Vec<String> = claims.to_vec();
+    loop {
+        let mut still = Vec::new();
+        for name in &waiting {
+            let pvc = api.get(name).await.map_err(SchedulerError::api(format!(
+                "reading claim {}/{name}",
+                pod.namespace
+            )))?;
+            let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref());
+            if phase != Some("Bound") {
+                still.push(name.clone());
+            }
+        }
+        if still.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(SchedulerError::VolumeBindTimeout {
+                pod: pod.key(),
+                claims: still,
+                seconds: timeout.as_secs(),
+            });
+        }
+        waiting = still;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -9,6 +9,7 @@ use crate::plugins::{
     node_affinity::NodeAffinity, node_name::NodeName, node_ports::NodePorts,
     node_resources_fit::NodeResourcesFit, node_unschedulable::NodeUnschedulable,
     pod_topology_spread::PodTopologySpread, taint_toleration::TaintToleration,
+    volume_binding::VolumeBinding,
 };
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
@@ -47,15 +48,16 @@ pub struct Framework {
 }
 
 impl Default for Framework {
-    /// Upstream's default profile (minus volume plugins), in upstream's order.
+    /// Upstream's default profile (of the volume plugins, VolumeBinding), in upstream's order.
     fn default() -> Framework {
         let taints = Arc::new(TaintToleration);
         let affinity = Arc::new(NodeAffinity);
         let fit = Arc::new(NodeResourcesFit);
         let spread = Arc::new(PodTopologySpread);
         let inter = Arc::new(InterPodAffinity);
+        let volumes = Arc::new(VolumeBinding);
         Framework {
-            pre_filters: vec![spread.clone(), inter.clone()],
+            pre_filters: vec![volumes.clone(), spread.clone(), inter.clone()],
             filters: vec![
                 Arc::new(NodeUnschedulable),
                 Arc::new(NodeName),
@@ -63,6 +65,7 @@ impl Default for Framework {
                 affinity.clone(),
                 Arc::new(NodePorts),
                 fit.clone(),
+                volumes,
                 spread.clone(),
                 inter.clone(),
             ],

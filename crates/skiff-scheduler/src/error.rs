@@ -14,6 +14,16 @@ pub enum SchedulerError {
         #[source]
         source: kube::Error,
     },
+    /// A pod's WaitForFirstConsumer claims did not bind in time after the node was chosen.
+    #[error("binding volumes of {pod}: claims {claims:?} not bound after {seconds}s")]
+    VolumeBindTimeout {
+        /// "namespace/name" of the pod.
+        pod: String,
+        /// The claims still unbound.
+        claims: Vec<String>,
+        /// How long was waited.
+        seconds: u64,
+    },
     /// Every watch stream ended, which the watcher never does while healthy.
     #[error("the watch streams of nodes and pods ended")]
     WatchesEnded,

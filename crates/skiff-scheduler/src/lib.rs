@@ -6,8 +6,7 @@
 //! happen asynchronously through the pods/binding subresource.
 //!
 //! Not implemented yet (pods needing them are scheduled as if the feature did not
-//! exist): the VolumeBinding plugin (PVC/PV node affinity, WaitForFirstConsumer),
-//! namespaceSelector terms other than "all namespaces" in pod affinity, nominated pods
+//! exist): namespaceSelector terms other than "all namespaces" in pod affinity, nominated pods
 //! holding room on their nominated node, and the symmetric part of preferred
 //! inter-pod affinity scoring (existing pods' preferences toward the incoming pod).
 
@@ -29,6 +28,7 @@ pub mod resources;
 mod run;
 pub mod selector;
 pub mod snapshot;
+pub mod volume_catalog;
 
 pub use algorithm::{Algorithm, Framework, ScheduleResult};
 pub use config::SchedulerConfig;

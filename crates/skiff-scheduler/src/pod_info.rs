@@ -89,6 +89,9 @@ pub struct PodInfo {
     pub deleting: bool,
     /// Whether the pod has finished (Succeeded/Failed) and no longer holds resources.
     pub terminal: bool,
+    /// Names of the PersistentVolumeClaims the pod's volumes use (generic ephemeral
+    /// volumes as `<pod>-<volume>`), for VolumeBinding.
+    pub claims: Vec<String>,
     /// Hash of spec and labels: an unschedulable pod is retried on update only when this
     /// changes, so the scheduler's own status writes do not cause retry loops.
     pub spec_hash: u64,
@@ -194,6 +197,7 @@ impl PodInfo {
             deleting: meta.deletion_timestamp.is_some(),
             terminal: matches!(phase, Some("Succeeded") | Some("Failed")),
             spec_hash: spec_hash(pod),
+            claims: skiff_controllers::pvc_protection::claims_of(pod),
         }
     }
 }

@@ -11,11 +11,13 @@ use crate::preemption::{preempt, PdbInfo};
 use crate::priority::PriorityResolver;
 use crate::queue::{QueuedPod, SchedulingQueue};
 use crate::snapshot::Snapshot;
+use crate::volume_catalog::VolumeCatalog;
 use futures_util::future::FutureExt;
 use futures_util::stream::{self, BoxStream, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -30,6 +32,11 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 /// How long startup waits for PriorityClasses before scheduling without them.
 const CLASS_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a bind waits for a pod's WaitForFirstConsumer claims to be provisioned and
+/// bound (upstream's bindTimeoutSeconds is 600; local provisioning takes milliseconds).
+const VOLUME_BIND_TIMEOUT: Duration = Duration::from_secs(120);
+/// The volume kinds VolumeBinding needs listed before scheduling starts.
+const VOLUME_KINDS: usize = 3;
 /// Watch events handled between two scheduling batches, so neither starves.
 const MAX_EVENTS_PER_TURN: usize = 4096;
 
@@ -39,6 +46,9 @@ enum Input {
     Pod(Event<Pod>),
     Class(Event<PriorityClass>),
     Pdb(Event<PodDisruptionBudget>),
+    Claim(Event<PersistentVolumeClaim>),
+    Volume(Event<PersistentVolume>),
+    StorageClass(Event<StorageClass>),
 }
 
 /// What a background bind reports back.
@@ -82,6 +92,10 @@ struct Core {
     relist: Relist,
     nodes_synced: bool,
     pods_synced: bool,
+    /// Objects of a volume kind seen during its relist, swapped in when it completes.
+    volume_relist: VolumeCatalog,
+    /// Volume kinds listed at least once.
+    volume_kinds_synced: HashSet<&'static str>,
     tasks: JoinSet<()>,
     permits: Arc<Semaphore>,
     outcomes: mpsc::UnboundedSender<Outcome>,
@@ -108,6 +122,8 @@ pub async fn run(
         relist: Relist::default(),
         nodes_synced: false,
         pods_synced: false,
+        volume_relist: VolumeCatalog::default(),
+        volume_kinds_synced: HashSet::new(),
         tasks: JoinSet::new(),
         outcomes: tx,
     };
@@ -147,6 +163,15 @@ pub async fn run(
                         watch_stream(Api::<Node>::all(client.clone()), Input::Node),
                         watch_stream(Api::<Pod>::all(client.clone()), Input::Pod),
                         watch_stream(Api::<PodDisruptionBudget>::all(client.clone()), Input::Pdb),
+                        watch_stream(
+                            Api::<PersistentVolumeClaim>::all(client.clone()),
+                            Input::Claim,
+                        ),
+                        watch_stream(Api::<PersistentVolume>::all(client.clone()), Input::Volume),
+                        watch_stream(
+                            Api::<StorageClass>::all(client.clone()),
+                            Input::StorageClass,
+                        ),
                     ])
                 });
                 if *shutdown.borrow() {
@@ -210,7 +235,9 @@ impl Core {
             self.on_outcome(o);
         }
         while self.tasks.try_join_next().is_some() {}
-        if self.nodes_synced && self.pods_synced && self.schedule_batch() > 0 {
+        let synced =
+            self.nodes_synced && self.pods_synced && self.volume_kinds_synced.len() == VOLUME_KINDS;
+        if synced && self.schedule_batch() > 0 {
             tokio::task::yield_now().await;
             return Ok(State::Running);
         }
@@ -251,6 +278,48 @@ impl Core {
                 Event::Init => self.pdbs.clear(),
                 Event::InitDone => {}
             },
+            Input::Claim(ev) => {
+                let cat = &mut self.snapshot.volumes;
+                match ev {
+                    Event::Init => self.volume_relist.clear_claims(),
+                    Event::InitApply(o) => self.volume_relist.upsert_claim(o),
+                    Event::Apply(o) => cat.upsert_claim(o),
+                    Event::Delete(o) => cat.remove_claim(&o),
+                    Event::InitDone => {
+                        cat.take_claims_from(&mut self.volume_relist);
+                        self.volume_kinds_synced.insert("claims");
+                    }
+                }
+                self.queue.move_all_unschedulable(now);
+            }
+            Input::Volume(ev) => {
+                let cat = &mut self.snapshot.volumes;
+                match ev {
+                    Event::Init => self.volume_relist.clear_volumes(),
+                    Event::InitApply(o) => self.volume_relist.upsert_volume(o),
+                    Event::Apply(o) => cat.upsert_volume(o),
+                    Event::Delete(o) => cat.remove_volume(&o),
+                    Event::InitDone => {
+                        cat.take_volumes_from(&mut self.volume_relist);
+                        self.volume_kinds_synced.insert("volumes");
+                    }
+                }
+                self.queue.move_all_unschedulable(now);
+            }
+            Input::StorageClass(ev) => {
+                let cat = &mut self.snapshot.volumes;
+                match ev {
+                    Event::Init => self.volume_relist.clear_classes(),
+                    Event::InitApply(o) => self.volume_relist.upsert_class(o),
+                    Event::Apply(o) => cat.upsert_class(o),
+                    Event::Delete(o) => cat.remove_class(&o),
+                    Event::InitDone => {
+                        cat.take_classes_from(&mut self.volume_relist);
+                        self.volume_kinds_synced.insert("classes");
+                    }
+                }
+                self.queue.move_all_unschedulable(now);
+            }
             Input::Node(ev) => match ev {
                 Event::Init => self.relist.nodes = Some(HashSet::new()),
                 Event::InitApply(n) => {
@@ -375,7 +444,8 @@ impl Core {
                 debug!(pod = %key, node = %r.node, evaluated = r.evaluated, feasible = r.feasible, "scheduled");
                 self.snapshot.assume(&q.pod, &r.node);
                 self.queue.done(&key);
-                self.spawn_bind(q, r.node);
+                let claims = self.delayed_claims(&q.pod);
+                self.spawn_bind(q, r.node, claims);
             }
             Err(u) => {
                 let Unschedulable { mut fit, state } = *u;
@@ -424,7 +494,28 @@ impl Core {
         }
     }
 
-    fn spawn_bind(&mut self, q: QueuedPod, node: String) {
+    /// The pod's claims still without a volume: VolumeBinding's PreBind binds them on the
+    /// chosen node before the pod is bound.
+    fn delayed_claims(&self, pod: &PodInfo) -> Vec<String> {
+        pod.claims
+            .iter()
+            .filter(|c| {
+                self.snapshot
+                    .volumes
+                    .claim(&pod.namespace, c)
+                    .is_some_and(|pvc| {
+                        pvc.spec
+                            .as_ref()
+                            .and_then(|s| s.volume_name.as_deref())
+                            .unwrap_or("")
+                            .is_empty()
+                    })
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn spawn_bind(&mut self, q: QueuedPod, node: String, claims: Vec<String>) {
         let client = self.client.clone();
         let permits = self.permits.clone();
         let outcomes = self.outcomes.clone();
@@ -435,6 +526,22 @@ impl Core {
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
+                let volumes = if claims.is_empty() {
+                    Ok(())
+                } else {
+                    actions::prebind_claims(&client, &q.pod, &claims, &node, VOLUME_BIND_TIMEOUT)
+                        .await
+                };
+                if let Err(e) = volumes {
+                    // The pod is not bound: whatever failed, it goes back to the queue.
+                    warn!(error = %e, "binding the pod's volumes failed");
+                    let _ = outcomes.send(Outcome::BindFailed {
+                        pod: q.pod,
+                        attempts: q.attempts,
+                        retry: true,
+                    });
+                    return;
+                }
                 match actions::bind(&client, &q.pod, &node).await {
                     Ok(()) => {
                         if let Err(e) = actions::report_scheduled(&client, &q.pod, &node).await {

@@ -27,6 +27,8 @@ pub struct Snapshot {
     placements: HashMap<String, Placement>,
     /// Pods with required anti-affinity terms, which every candidate node must respect.
     anti_affinity_pods: HashMap<String, Arc<PodInfo>>,
+    /// Claims, volumes and classes, for VolumeBinding.
+    pub volumes: crate::volume_catalog::VolumeCatalog,
 }
 
 impl Snapshot {

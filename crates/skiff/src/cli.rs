@@ -123,6 +123,9 @@ pub struct ServerArgs {
     /// Do not run the embedded scheduler.
     #[arg(long)]
     pub disable_scheduler: bool,
+    /// Do not run the controllers (storage binding and provisioning).
+    #[arg(long)]
+    pub disable_controllers: bool,
     /// Name of this machine's Node (default: the host name).
     #[arg(long, env = "SKIFF_NODE_NAME")]
     pub node_name: Option<String>,

@@ -80,6 +80,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .context("creating default objects")?;
     tokio::spawn(handlers::namespace_cleanup_loop(state.clone()));
+    tokio::spawn(skiff_apiserver::metrics_api::scrape_loop(state.clone()));
     let node_shutdown = state.shutdown.clone();
     let tls = server::tls_config(
         &pki.path("ca.crt"),
@@ -109,6 +110,16 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     ));
     if !args.disable_scheduler {
         crate::node::start_scheduler(&kubeconfig_path, node_shutdown.clone()).await?;
+    }
+    if !args.disable_controllers {
+        let client = crate::node::client(&kubeconfig_path).await?;
+        let shutdown = node_shutdown.clone();
+        tokio::spawn(async move {
+            let cfg = skiff_controllers::ControllersConfig::default();
+            if let Err(e) = skiff_controllers::run(client, cfg, shutdown).await {
+                tracing::error!(error = %e, "controllers stopped");
+            }
+        });
     }
     if !args.disable_agent {
         let loopback = args.bind_address.is_loopback();

@@ -65,7 +65,7 @@ class Server:
         guard = [SETPRIV, "--pdeathsig", "KILL", "--"] if os.path.isfile(SETPRIV) else []
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                guard + [binary, "server", "--disable-agent", "--disable-scheduler", "--bind-address", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir],
+                guard + [binary, "server", "--disable-agent", "--disable-scheduler", "--disable-controllers", "--bind-address", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -45,6 +45,16 @@ pub async fn before_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
         }
     } else if is(info, "", "persistentvolumeclaims") || is(info, "", "persistentvolumes") {
         obj["status"] = json!({"phase": "Pending"});
+        // StorageObjectInUseProtection admission: the controllers remove these.
+        let finalizer = if info.resource == "persistentvolumes" {
+            "kubernetes.io/pv-protection"
+        } else {
+            "kubernetes.io/pvc-protection"
+        };
+        add_finalizer(obj, finalizer);
+        if info.resource == "persistentvolumeclaims" {
+            default_storage_class(ctx, obj);
+        }
     } else if is(info, "", "services") {
         obj["status"] = json!({"loadBalancer": {}});
         allocate_service(ctx, obj, None).await?;
@@ -52,6 +62,71 @@ pub async fn before_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
         crd_status(obj);
     }
     Ok(())
+}
+
+fn add_finalizer(obj: &mut Value, finalizer: &str) {
+    let meta = meta::metadata_mut(obj);
+    let list = meta.entry("finalizers").or_insert_with(|| json!([]));
+    if let Some(list) = list.as_array_mut() {
+        if !list.iter().any(|f| f.as_str() == Some(finalizer)) {
+            list.push(json!(finalizer));
+        }
+    }
+}
+
+/// DefaultStorageClass admission: a claim created without `spec.storageClassName` (an
+/// explicit "" opts out) gets the default class; with several defaults the newest wins,
+/// then the first by name, as upstream.
+fn default_storage_class(ctx: &Ctx, pvc: &mut Value) {
+    if pvc
+        .pointer("/spec/storageClassName")
+        .is_some_and(|v| !v.is_null())
+        || pvc
+            .pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+            .is_some()
+    {
+        return;
+    }
+    let Some(sc_info) = ctx
+        .state
+        .registry()
+        .get("storage.k8s.io", "v1", "storageclasses")
+    else {
+        return;
+    };
+    let (classes, _) = ctx.state.store.list(&sc_info.key_prefix());
+    let is_default = |c: &Value| {
+        [
+            "storageclass.kubernetes.io/is-default-class",
+            "storageclass.beta.kubernetes.io/is-default-class",
+        ]
+        .iter()
+        .any(|k| {
+            c.pointer("/metadata/annotations")
+                .and_then(|a| a.get(*k))
+                .and_then(Value::as_str)
+                == Some("true")
+        })
+    };
+    let field = |c: &Value, f: &str| {
+        c.pointer(&format!("/metadata/{f}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let best = classes
+        .iter()
+        .map(|c| c.value())
+        .filter(is_default)
+        .max_by(|a, b| {
+            // RFC 3339 timestamps in UTC order as strings.
+            field(a, "creationTimestamp")
+                .cmp(&field(b, "creationTimestamp"))
+                .then_with(|| field(b, "name").cmp(&field(a, "name")))
+        });
+    if let (Some(class), Some(spec)) = (best, pvc.get_mut("spec").and_then(Value::as_object_mut)) {
+        spec.insert("storageClassName".into(), json!(field(&class, "name")));
+    }
 }
 
 /// Adjust an updated object (immutable allocations carried over).

@@ -41,6 +41,8 @@ pub struct Ctx {
     pub name: Option<String>,
     /// Subresource from the URL.
     pub sub: Option<String>,
+    /// The connection's upgrade, for exec/attach/portforward (HTTP/1.1 upgrade requests).
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 impl Ctx {
@@ -107,6 +109,9 @@ async fn dispatch(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
     }
     if reviews::is_review(info) {
         return reviews::serve(ctx, verb).await;
+    }
+    if crate::metrics_api::is_metrics(info) {
+        return crate::metrics_api::serve(ctx, verb).await;
     }
     let sub = ctx.sub.as_deref();
     if let Some(s) = sub {

@@ -326,8 +326,8 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// pods/log is relayed to the node agent running the pod; exec/attach/portforward/proxy are
-/// not relayed yet.
+/// pods/log, exec, attach and portforward are relayed to the node agent running the pod;
+/// proxy is not relayed yet.
 pub async fn pod_stream(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let name = ctx.name()?;
     let v = ctx.current()?.value();
@@ -340,31 +340,36 @@ pub async fn pod_stream(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
             "pod {name} does not have a host assigned"
         )));
     }
-    if ctx.info.resource == "pods" && ctx.sub.as_deref() == Some("log") {
-        return pod_log(ctx, &v, node).await;
+    match (ctx.info.resource.as_str(), ctx.sub.as_deref()) {
+        ("pods", Some("log")) => pod_log(ctx, &v, node).await,
+        ("pods", Some(sub @ ("exec" | "attach" | "portforward"))) => {
+            pod_upgrade(ctx, &v, node, sub).await
+        }
+        _ => Err(ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!(
+                "{} is not available yet in skiff",
+                ctx.sub.as_deref().unwrap_or("")
+            ),
+        )),
     }
-    Err(ApiError::new(
-        503,
-        "ServiceUnavailable",
-        format!(
-            "{} is not available yet in skiff",
-            ctx.sub.as_deref().unwrap_or("")
-        ),
-    ))
 }
 
-async fn pod_log(ctx: &Ctx, pod: &Value, node_name: &str) -> Result<Response<Body>, ApiError> {
+/// The container a pod subresource addresses: `?container=`, else the only one.
+fn pod_container(ctx: &Ctx, pod: &Value) -> Result<String, ApiError> {
     let name = ctx.name()?;
-    let ns = ctx.ns.as_deref().unwrap_or("default");
-    let containers: Vec<&str> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.get("name").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = |path: &str| -> Vec<&str> {
+        pod.pointer(path)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.get("name").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let containers = names("/spec/containers");
     let container = match ctx.query.get("container").filter(|c| !c.is_empty()) {
         Some(c) => c.to_string(),
         None if containers.len() == 1 => containers[0].to_string(),
@@ -375,20 +380,20 @@ async fn pod_log(ctx: &Ctx, pod: &Value, node_name: &str) -> Result<Response<Bod
             )))
         }
     };
-    let init: Vec<&str> = pod
-        .pointer("/spec/initContainers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.get("name").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
+    let init = names("/spec/initContainers");
     if !containers.contains(&container.as_str()) && !init.contains(&container.as_str()) {
         return Err(ApiError::bad_request(format!(
             "container {container} is not valid for pod {name}"
         )));
     }
+    Ok(container)
+}
+
+/// Address and client credentials of the agent on `node_name`.
+fn agent_of(
+    ctx: &Ctx,
+    node_name: &str,
+) -> Result<((String, u16), std::sync::Arc<rustls::ClientConfig>), ApiError> {
     let reg = ctx.state.registry();
     let node = reg
         .get("", "v1", "nodes")
@@ -409,6 +414,14 @@ async fn pod_log(ctx: &Ctx, pod: &Value, node_name: &str) -> Result<Response<Bod
             "this server has no credentials for node agents",
         )
     })?;
+    Ok((addr, tls))
+}
+
+async fn pod_log(ctx: &Ctx, pod: &Value, node_name: &str) -> Result<Response<Body>, ApiError> {
+    let name = ctx.name()?;
+    let ns = ctx.ns.as_deref().unwrap_or("default");
+    let container = pod_container(ctx, pod)?;
+    let (addr, tls) = agent_of(ctx, node_name)?;
     let mut query = Vec::new();
     for key in [
         "follow",
@@ -429,6 +442,61 @@ async fn pod_log(ctx: &Ctx, pod: &Value, node_name: &str) -> Result<Response<Bod
         query.join("&")
     );
     crate::relay::get(tls, addr, &path).await
+}
+
+/// exec, attach and portforward: a protocol switch relayed to the agent's
+/// `/exec|/attach/{ns}/{pod}/{container}` or `/portForward/{ns}/{pod}`.
+async fn pod_upgrade(
+    ctx: &Ctx,
+    pod: &Value,
+    node_name: &str,
+    sub: &str,
+) -> Result<Response<Body>, ApiError> {
+    let name = ctx.name()?;
+    let ns = ctx.ns.as_deref().unwrap_or("default");
+    let upgrade = ctx
+        .upgrade
+        .clone()
+        .filter(|_| ctx.header("upgrade").is_some())
+        .ok_or_else(|| ApiError::bad_request("Upgrade request required"))?;
+    let path = if sub == "portforward" {
+        let mut query = Vec::new();
+        for key in ["port", "ports"] {
+            for v in ctx.query.all(key) {
+                query.push(format!("{key}={}", url_escape(v)));
+            }
+        }
+        format!(
+            "/portForward/{ns}/{name}{}{}",
+            if query.is_empty() { "" } else { "?" },
+            query.join("&")
+        )
+    } else {
+        let container = pod_container(ctx, pod)?;
+        let phase = pod
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if phase == "Succeeded" || phase == "Failed" {
+            return Err(ApiError::bad_request(format!(
+                "cannot {sub} into a container in a completed pod; current phase is {phase}"
+            )));
+        }
+        let mut query = Vec::new();
+        let keys: &[&str] = if sub == "exec" {
+            &["command", "stdin", "stdout", "stderr", "tty"]
+        } else {
+            &["stdin", "stdout", "stderr", "tty"]
+        };
+        for key in keys {
+            for v in ctx.query.all(key) {
+                query.push(format!("{key}={}", url_escape(v)));
+            }
+        }
+        format!("/{sub}/{ns}/{name}/{container}?{}", query.join("&"))
+    };
+    let (addr, tls) = agent_of(ctx, node_name)?;
+    crate::relay::upgrade(tls, addr, ctx.method.clone(), &path, &ctx.headers, upgrade).await
 }
 
 fn url_escape(s: &str) -> String {

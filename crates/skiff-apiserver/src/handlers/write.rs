@@ -643,6 +643,7 @@ pub async fn bind(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         ns: ctx.ns.clone(),
         name: ctx.name.clone(),
         sub: Some("binding".into()),
+        upgrade: None,
     };
     commit(&bind_ctx, &opts, false, false, true, &mutate).await?;
     Ok(crate::http::json(201, &skiff_api::status::success(201)))

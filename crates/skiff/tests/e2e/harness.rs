@@ -145,7 +145,11 @@ impl Cluster {
                 "--node-name",
                 &format!("e2e-{}", self.port),
             ]),
-            Node::None => cmd.args(["--disable-agent", "--disable-scheduler"]),
+            Node::None => cmd.args([
+                "--disable-agent",
+                "--disable-scheduler",
+                "--disable-controllers",
+            ]),
         };
         let child = cmd
             .stdout(Stdio::null())

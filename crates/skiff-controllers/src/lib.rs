@@ -1,0 +1,34 @@
+//! Skiff's controller manager (the kube-controller-manager role, plus k3s's bundled
+//! local-path provisioner).
+//!
+//! Every controller is an API client: a level-triggered loop (kube-runtime's
+//! `Controller`) whose watches only enqueue keys; each reconcile re-reads current state
+//! from shared caches ([`Caches`]), converges with compare-and-swap writes, and is safe to
+//! repeat. One module per controller:
+//!
+//! - [`storage_class`]: the default `local-path` StorageClass, created once if absent;
+//! - [`pv_controller`]: binds claims to volumes, keeps their phases, reclaims released
+//!   volumes (upstream's persistentvolume-binder);
+//! - [`local_path`]: provisions `pvc-<uid>` hostPath volumes on the node the scheduler
+//!   picked and deletes released ones (rancher.io/local-path);
+//! - [`pvc_protection`], [`pv_protection`]: the storage-object-in-use finalizers.
+//!
+//! Pure decisions (which volume fits a claim) live in [`volume_match`] and are shared with
+//! the scheduler's VolumeBinding plugin.
+
+pub mod caches;
+pub mod error;
+pub mod events;
+pub mod finalizers;
+pub mod local_path;
+pub mod pv_controller;
+pub mod pv_protection;
+pub mod pvc_protection;
+pub mod quantity;
+mod run;
+pub mod storage_class;
+pub mod volume_match;
+
+pub use caches::Caches;
+pub use error::ControllerError;
+pub use run::{run, ControllersConfig};
