@@ -133,16 +133,38 @@ struct Plan {
     background: Vec<Arc<StoredObject>>,
 }
 
+/// The object's metadata.uid, read without building the whole object: the GC needs every
+/// object's uid, and parsing each one into a `Value` dominated a pass over a big store.
+fn uid_of(o: &StoredObject) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        uid: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Obj {
+        metadata: Option<Meta>,
+    }
+    serde_json::from_slice::<Obj>(&o.data)
+        .ok()?
+        .metadata?
+        .uid
+}
+
 fn plan(all: &[Arc<StoredObject>]) -> Plan {
     let mut dependents: HashMap<String, Vec<Arc<StoredObject>>> = HashMap::new();
+    let mut owners_of: Vec<(Arc<StoredObject>, Vec<String>)> = Vec::new();
     let mut deleting: Vec<(Arc<StoredObject>, Value)> = Vec::new();
     for o in all {
         if !(contains(o, b"ownerReferences") || contains(o, b"deletionTimestamp")) {
             continue;
         }
         let v = o.value();
-        for owner in owner_uids(&v) {
-            dependents.entry(owner).or_default().push(o.clone());
+        let owners = owner_uids(&v);
+        for owner in &owners {
+            dependents.entry(owner.clone()).or_default().push(o.clone());
+        }
+        if !owners.is_empty() {
+            owners_of.push((o.clone(), owners));
         }
         if v.pointer("/metadata/deletionTimestamp").is_some() {
             deleting.push((o.clone(), v));
@@ -152,10 +174,11 @@ fn plan(all: &[Arc<StoredObject>]) -> Plan {
     if dependents.is_empty() && deleting.is_empty() {
         return plan;
     }
-    let mut uids: HashSet<String> = HashSet::with_capacity(all.len());
+    // Only the uids some object names as its owner matter.
+    let mut alive: HashSet<String> = HashSet::with_capacity(dependents.len());
     for o in all {
-        if let Some(uid) = meta::str_field(&o.value(), "uid") {
-            uids.insert(uid.to_string());
+        if let Some(uid) = uid_of(o).filter(|u| dependents.contains_key(u)) {
+            alive.insert(uid);
         }
     }
     for (o, v) in deleting {
@@ -168,12 +191,9 @@ fn plan(all: &[Arc<StoredObject>]) -> Plan {
             plan.foreground.push((o, deps));
         }
     }
-    for deps in dependents.values() {
-        for d in deps {
-            let owners = owner_uids(&d.value());
-            if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u)) {
-                plan.background.push(d.clone());
-            }
+    for (d, owners) in owners_of {
+        if owners.iter().all(|u| !alive.contains(u)) {
+            plan.background.push(d);
         }
     }
     plan

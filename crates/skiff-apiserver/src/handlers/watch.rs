@@ -75,6 +75,12 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let watch = store.watch(&prefix, start_rev);
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let table_ctx_columns = wants == Wants::Table;
+    // Events a watcher takes whole, as stored: framed around the stored bytes without parsing
+    // or re-serialising (every watcher of a busy collection pays for each event otherwise).
+    let passes_raw = !table_ctx_columns
+        && info.storage_version == info.version
+        && name_filter.is_none()
+        && sel.is_empty();
     let mut shutdown = ctx.state.shutdown.clone();
     let metrics_state = ctx.state.clone();
     // Rows for Table watches need the request context's printers; build a minimal ctx view.
@@ -158,6 +164,15 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
                                 State::Done
                             }
                             Some(Err(_)) => State::Done,
+                            Some(Ok(ev)) if passes_raw => {
+                                last_rev = ev.rev;
+                                let kind = match ev.kind {
+                                    EventType::Added => "ADDED",
+                                    EventType::Modified => "MODIFIED",
+                                    EventType::Deleted => "DELETED",
+                                };
+                                if tx.send(raw_event(kind, &ev.object.data)).await.is_err() { State::Done } else { State::Live }
+                            }
                             Some(Ok(ev)) => {
                                 last_rev = ev.rev;
                                 let new = ev.object.value();
@@ -204,6 +219,17 @@ pub async fn serve(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         HeaderValue::from_static("no-cache, private"),
     );
     Ok(resp)
+}
+
+/// `{"type":KIND,"object":<stored JSON>}` and a newline.
+fn raw_event(kind: &str, object: &[u8]) -> Bytes {
+    let mut line = Vec::with_capacity(object.len() + 32);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(object);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }
 
 fn encode_raw(kind: &str, object: Value) -> Bytes {

@@ -239,8 +239,9 @@ pub fn update_managed_fields(
     if entries.is_empty() {
         entries = decode(old);
     }
-    let old_core = without_managed_fields(old);
-    let new_core = without_managed_fields(new);
+    let mut old_core = without_managed_fields(old);
+    let mut new_core = without_managed_fields(new);
+    prune_identical(&mut old_core, &mut new_core);
     let changes = Changes::between(&walker, &old_core, &new_core);
     for e in &mut entries {
         e.set = e
@@ -277,6 +278,31 @@ struct Changes {
     changed: FieldSet,
     /// Fields removed.
     removed: FieldSet,
+}
+
+/// Drop, from both objects, every map entry whose value is the same on both sides, at any
+/// depth of nested maps. An identical subtree adds the same paths to both field sets, so it
+/// can be neither changed nor removed; a parent keeps every differing child, so it compares
+/// as before. Walking unchanged subtrees dominated the cost of typical updates (a binding or
+/// status write touches a few fields of a large pod).
+fn prune_identical(old: &mut Value, new: &mut Value) {
+    let (Value::Object(o), Value::Object(n)) = (old, new) else {
+        return;
+    };
+    let same: Vec<String> = o
+        .iter()
+        .filter(|(k, v)| n.get(k.as_str()).is_some_and(|w| json_eq(v, w)))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in &same {
+        o.remove(k);
+        n.remove(k);
+    }
+    for (k, v) in o.iter_mut() {
+        if let Some(w) = n.get_mut(k.as_str()) {
+            prune_identical(v, w);
+        }
+    }
 }
 
 impl Changes {
