@@ -144,10 +144,7 @@ fn uid_of(o: &StoredObject) -> Option<String> {
     struct Obj {
         metadata: Option<Meta>,
     }
-    serde_json::from_slice::<Obj>(&o.data)
-        .ok()?
-        .metadata?
-        .uid
+    serde_json::from_slice::<Obj>(&o.data).ok()?.metadata?.uid
 }
 
 fn plan(all: &[Arc<StoredObject>]) -> Plan {
