@@ -284,8 +284,25 @@ impl PodWorker {
             &format!("Started container {name}"),
         )
         .await;
+        // The instance counts as running only once its postStart hook succeeded.
+        let hook = self.post_start(&id, c).await;
         let now = Instant::now();
         let slot = &mut self.slots[idx];
+        if let Err(msg) = hook {
+            // The hook's failure killed the instance: record it so the next poll sees the
+            // exit and restartPolicy (with back-off) applies.
+            slot.id = Some(id);
+            slot.image_id = image.id.clone();
+            slot.terminated = None;
+            slot.running_since = Some(std::time::SystemTime::now());
+            slot.next_start = None;
+            self.poll_slot(idx).await;
+            let slot = &mut self.slots[idx];
+            if !slot.done && slot.waiting.is_none() {
+                slot.waiting = Some(("PostStartHookError".into(), msg));
+            }
+            return;
+        }
         slot.id = Some(id);
         slot.image_id = image.id.clone();
         slot.waiting = None;
@@ -314,7 +331,12 @@ impl PodWorker {
         let Some(id) = self.slots[idx].id.clone() else {
             return;
         };
-        let target = if self.host_network() {
+        let sandbox_id = self
+            .sandbox
+            .as_ref()
+            .map(|s| s.id.clone())
+            .unwrap_or_default();
+        let pod_ip = if self.host_network() {
             "127.0.0.1".to_string()
         } else {
             self.pod_ip.clone()
@@ -331,7 +353,8 @@ impl PodWorker {
         let run = ProbeRun {
             id: &id,
             name: &name,
-            target: &target,
+            sandbox_id: &sandbox_id,
+            pod_ip: &pod_ip,
             ports: &ports,
             now,
         };
@@ -369,7 +392,14 @@ impl PodWorker {
         if !which.state(&mut self.slots[idx])?.due(run.now) {
             return None;
         }
-        let r = crate::probes::run_probe(p, &self.ctx.runtime, run.id, run.target, run.ports).await;
+        let target = crate::probes::ProbeTarget {
+            runtime: &self.ctx.runtime,
+            container_id: run.id,
+            sandbox_id: run.sandbox_id,
+            pod_ip: run.pod_ip,
+            ports: run.ports,
+        };
+        let r = crate::probes::run_probe(p, &target).await;
         if let Err(msg) = &r {
             let text = format!("{} probe failed: {msg}", which.label());
             self.event(Some(run.name), EventType::Warning, "Unhealthy", &text)
@@ -461,7 +491,8 @@ impl Probe {
 struct ProbeRun<'a> {
     id: &'a str,
     name: &'a str,
-    target: &'a str,
+    sandbox_id: &'a str,
+    pod_ip: &'a str,
     ports: &'a [(String, i32)],
     now: Instant,
 }

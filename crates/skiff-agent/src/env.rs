@@ -16,6 +16,8 @@ pub struct RefData {
     pub secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     /// PersistentVolumeClaim name → host directory of its bound volume (hostPath/local).
     pub pvc_paths: BTreeMap<String, std::path::PathBuf>,
+    /// Projected service account tokens by (audience, expirationSeconds).
+    pub sa_tokens: BTreeMap<crate::sa_tokens::TokenKey, String>,
 }
 
 /// Facts about the pod only the agent knows.

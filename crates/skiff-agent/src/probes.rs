@@ -4,21 +4,73 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Probe;
+use k8s_openapi::api::core::v1::{HTTPGetAction, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use skiff_cri::{ExecIo, RuntimeService};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// Run one check of `probe` against a container; `Err` carries the failure message
-/// (shown in the Unhealthy event).
-pub async fn run_probe(
-    probe: &Probe,
-    runtime: &Arc<dyn RuntimeService>,
-    container_id: &str,
-    target_ip: &str,
-    ports: &[(String, i32)],
-) -> Result<(), String> {
+/// Where a probe (or an httpGet lifecycle hook) connects: the container for exec checks,
+/// the pod's sandbox for network checks.
+pub struct ProbeTarget<'a> {
+    /// Container runtime.
+    pub runtime: &'a Arc<dyn RuntimeService>,
+    /// The container exec checks run in.
+    pub container_id: &'a str,
+    /// The pod's sandbox: checks without an explicit `host` dial `127.0.0.1` inside its
+    /// network namespace (the pod may have no routable IP; with host networking it is the
+    /// host's loopback).
+    pub sandbox_id: &'a str,
+    /// The address messages name for the pod ("" = 127.0.0.1).
+    pub pod_ip: &'a str,
+    /// Named container ports.
+    pub ports: &'a [(String, i32)],
+}
+
+impl ProbeTarget<'_> {
+    /// The host messages show when the probe names none.
+    fn shown_host(&self) -> String {
+        if self.pod_ip.is_empty() {
+            "127.0.0.1".into()
+        } else {
+            self.pod_ip.to_string()
+        }
+    }
+
+    /// One TCP connection to `port`: to `host` from the node when the probe names one,
+    /// else into the pod's network namespace.
+    pub(crate) async fn dial(&self, host: Option<&str>, port: u16) -> Result<TcpStream, String> {
+        match host {
+            Some(h) => TcpStream::connect((h, port))
+                .await
+                .map_err(|e| go_dial_error(&e.to_string())),
+            None => self
+                .runtime
+                .port_forward(self.sandbox_id, port)
+                .await
+                .map_err(|e| go_dial_error(&e.to_string())),
+        }
+    }
+}
+
+/// The tail of Go's `dial tcp` errors for a Rust I/O error message.
+fn go_dial_error(msg: &str) -> String {
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("connection refused") {
+        "connect: connection refused".into()
+    } else if lower.contains("timed out") {
+        "i/o timeout".into()
+    } else if lower.contains("no route to host") {
+        "connect: no route to host".into()
+    } else {
+        msg.to_string()
+    }
+}
+
+/// Run one check of `probe`; `Err` carries the failure message (shown in the Unhealthy
+/// event after "Liveness probe failed: ").
+pub async fn run_probe(probe: &Probe, target: &ProbeTarget<'_>) -> Result<(), String> {
     let timeout = Duration::from_secs(probe.timeout_seconds.unwrap_or(1).max(1) as u64);
     if let Some(e) = &probe.exec {
         let cmd = e.command.clone().unwrap_or_default();
@@ -29,7 +81,12 @@ pub async fn run_probe(
             resize: None,
             tty: false,
         };
-        return match tokio::time::timeout(timeout, runtime.exec(container_id, cmd, io)).await {
+        return match tokio::time::timeout(
+            timeout,
+            target.runtime.exec(target.container_id, cmd, io),
+        )
+        .await
+        {
             Ok(Ok(0)) => Ok(()),
             Ok(Ok(code)) => Err(format!("command exited with status {code}")),
             Ok(Err(e)) => Err(e.to_string()),
@@ -37,58 +94,70 @@ pub async fn run_probe(
         };
     }
     if let Some(h) = &probe.http_get {
-        let port = resolve_port(&h.port, ports)?;
-        let host = h
-            .host
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| target_ip.to_string());
-        let path = h
-            .path
-            .clone()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "/".into());
-        let scheme = h.scheme.as_deref().unwrap_or("HTTP");
-        if scheme != "HTTP" {
-            return Err(format!("httpGet scheme {scheme} is not supported yet"));
-        }
-        let headers: Vec<(String, String)> = h
-            .http_headers
-            .iter()
-            .flatten()
-            .map(|hh| (hh.name.clone(), hh.value.clone()))
-            .collect();
-        return match tokio::time::timeout(timeout, http_get(&host, port, &path, &headers)).await {
-            Ok(Ok(code)) if (200..400).contains(&code) => Ok(()),
-            Ok(Ok(code)) => Err(format!("HTTP probe failed with statuscode: {code}")),
-            Ok(Err(e)) => Err(format!("Get \"http://{host}:{port}{path}\": {e}")),
-            Err(_) => Err(format!(
-                "Get \"http://{host}:{port}{path}\": context deadline exceeded"
-            )),
-        };
+        return http_check(h, target, timeout).await;
     }
     if let Some(t) = &probe.tcp_socket {
-        let port = resolve_port(&t.port, ports)?;
-        let host = t
-            .host
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| target_ip.to_string());
-        return match tokio::time::timeout(
-            timeout,
-            tokio::net::TcpStream::connect((host.as_str(), port)),
-        )
-        .await
-        {
+        let port = resolve_port(&t.port, target.ports)?;
+        let explicit = t.host.clone().filter(|h| !h.is_empty());
+        let host = explicit.clone().unwrap_or_else(|| target.shown_host());
+        return match tokio::time::timeout(timeout, target.dial(explicit.as_deref(), port)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!("dial tcp {host}:{port}: {e}")),
             Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
         };
     }
-    if probe.grpc.is_some() {
-        return Err("grpc probes are not supported yet".into());
+    if let Some(g) = &probe.grpc {
+        let port = u16::try_from(g.port).map_err(|_| format!("invalid port {}", g.port))?;
+        let addr = format!("{}:{port}", target.shown_host());
+        let service = g.service.clone().unwrap_or_default();
+        return crate::grpc_probe::check(&addr, &service, timeout, || target.dial(None, port))
+            .await;
     }
     Err("probe has no handler".into())
+}
+
+/// One httpGet check (probes and lifecycle hooks): 200–399 is success.
+pub(crate) async fn http_check(
+    h: &HTTPGetAction,
+    target: &ProbeTarget<'_>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let port = resolve_port(&h.port, target.ports)?;
+    let explicit = h.host.clone().filter(|h| !h.is_empty());
+    let host = explicit.clone().unwrap_or_else(|| target.shown_host());
+    let path = h
+        .path
+        .clone()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/".into());
+    let scheme = h.scheme.as_deref().unwrap_or("HTTP");
+    if scheme != "HTTP" {
+        return Err(format!("httpGet scheme {scheme} is not supported yet"));
+    }
+    let headers: Vec<(String, String)> = h
+        .http_headers
+        .iter()
+        .flatten()
+        .map(|hh| (hh.name.clone(), hh.value.clone()))
+        .collect();
+    let url = format!("http://{host}:{port}{path}");
+    let get = async {
+        let stream = target
+            .dial(explicit.as_deref(), port)
+            .await
+            .map_err(|e| format!("Get \"{url}\": dial tcp {host}:{port}: {e}"))?;
+        http_get(stream, &host, port, &path, &headers)
+            .await
+            .map_err(|e| format!("Get \"{url}\": {e}"))
+    };
+    match tokio::time::timeout(timeout, get).await {
+        Ok(Ok(code)) if (200..400).contains(&code) => Ok(()),
+        Ok(Ok(code)) => Err(format!("HTTP probe failed with statuscode: {code}")),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(format!(
+            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        )),
+    }
 }
 
 fn resolve_port(port: &IntOrString, ports: &[(String, i32)]) -> Result<u16, String> {
@@ -107,12 +176,12 @@ fn resolve_port(port: &IntOrString, ports: &[(String, i32)]) -> Result<u16, Stri
 }
 
 async fn http_get(
+    mut s: TcpStream,
     host: &str,
     port: u16,
     path: &str,
     headers: &[(String, String)],
 ) -> std::io::Result<u16> {
-    let mut s = tokio::net::TcpStream::connect((host, port)).await?;
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -252,11 +321,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn http_and_tcp_checks() {
+    async fn network_checks_dial_into_the_sandbox() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
+        let addr = listener.local_addr().expect("addr");
+        let port = addr.port();
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 let mut buf = [0u8; 512];
@@ -270,16 +340,41 @@ mod tests {
                 let _ = s.write_all(resp.as_bytes()).await;
             }
         });
-        let rt: Arc<dyn RuntimeService> = crate::recording::RecordingRuntime::new();
+        let recording = crate::recording::RecordingRuntime::new();
+        let rt: Arc<dyn RuntimeService> = recording.clone();
+        let sandbox = rt
+            .run_sandbox(skiff_cri::SandboxConfig::default())
+            .await
+            .expect("sandbox");
         let probe = |v: serde_json::Value| -> Probe { serde_json::from_value(v).expect("probe") };
         let ports = vec![("web".to_string(), port as i32)];
+        let target = ProbeTarget {
+            runtime: &rt,
+            container_id: "c",
+            sandbox_id: &sandbox.id,
+            pod_ip: "",
+            ports: &ports,
+        };
+        // Nothing reachable in the sandbox yet: the probe must not fall back to the host.
+        assert_eq!(
+            run_probe(&probe(json!({"tcpSocket": {"port": port}})), &target).await,
+            Err(format!(
+                "dial tcp 127.0.0.1:{port}: connect: connection refused"
+            ))
+        );
+        assert_eq!(
+            run_probe(&probe(json!({"httpGet": {"path": "/ok", "port": port}})), &target).await,
+            Err(format!("Get \"http://127.0.0.1:{port}/ok\": dial tcp 127.0.0.1:{port}: connect: connection refused"))
+        );
+        assert_eq!(
+            run_probe(&probe(json!({"grpc": {"port": port}})), &target).await,
+            Err(format!("timeout: failed to connect service \"127.0.0.1:{port}\" within 1s: context deadline exceeded"))
+        );
+        recording.set_port_forward_target(addr);
         assert_eq!(
             run_probe(
                 &probe(json!({"httpGet": {"path": "/ok", "port": "web"}})),
-                &rt,
-                "c",
-                "127.0.0.1",
-                &ports
+                &target
             )
             .await,
             Ok(())
@@ -287,33 +382,23 @@ mod tests {
         assert_eq!(
             run_probe(
                 &probe(json!({"httpGet": {"path": "/bad", "port": port}})),
-                &rt,
-                "c",
-                "127.0.0.1",
-                &ports
+                &target
             )
             .await,
             Err("HTTP probe failed with statuscode: 500".into())
         );
         assert_eq!(
+            run_probe(&probe(json!({"tcpSocket": {"port": port}})), &target).await,
+            Ok(())
+        );
+        // An explicit host is dialled from the node.
+        assert_eq!(
             run_probe(
-                &probe(json!({"tcpSocket": {"port": port}})),
-                &rt,
-                "c",
-                "127.0.0.1",
-                &ports
+                &probe(json!({"tcpSocket": {"port": port, "host": "127.0.0.1"}})),
+                &target
             )
             .await,
             Ok(())
         );
-        assert!(run_probe(
-            &probe(json!({"grpc": {"port": port}})),
-            &rt,
-            "c",
-            "127.0.0.1",
-            &ports
-        )
-        .await
-        .is_err());
     }
 }

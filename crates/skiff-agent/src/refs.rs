@@ -135,5 +135,6 @@ pub async fn fetch_refs(client: &Client, pod: &Pod) -> Result<RefData, kube::Err
             out.pvc_paths.insert(name, PathBuf::from(p));
         }
     }
+    out.sa_tokens = crate::sa_tokens::fetch_tokens(client, pod).await?;
     Ok(out)
 }

@@ -120,6 +120,15 @@ pub(crate) async fn handle<B: Send + 'static>(state: ApiState, req: Request<B>) 
     }
 }
 
+/// Whether the log at `path` is no longer the file `f` has open (it was rotated).
+async fn rotated(f: &tokio::fs::File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(open), Ok(now)) = (f.metadata().await, tokio::fs::metadata(path).await) else {
+        return false;
+    };
+    open.ino() != now.ino() || open.dev() != now.dev()
+}
+
 /// Serve a container's log (streamed while following).
 pub(crate) async fn container_logs(
     state: &ApiState,
@@ -191,30 +200,34 @@ pub(crate) async fn container_logs(
             if tx.send(Ok(Frame::data(Bytes::from(first)))).await.is_err() {
                 return;
             }
-            let mut offset = complete as u64;
+            // The file stays open so a rotation (the shim renames it and starts a new one)
+            // is noticed: the old file is drained before following the new one.
+            let Ok(mut f) = tokio::fs::File::open(&file).await else {
+                return;
+            };
+            if f.seek(std::io::SeekFrom::Start(complete as u64))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let mut pending: Vec<u8> = Vec::new();
             loop {
-                let mut f = match tokio::fs::File::open(&file).await {
-                    Ok(f) => f,
-                    Err(_) => return,
-                };
-                let mut buf = Vec::new();
-                if f.seek(std::io::SeekFrom::Start(offset)).await.is_err()
-                    || f.read_to_end(&mut buf).await.is_err()
-                {
+                if f.read_to_end(&mut pending).await.is_err() {
                     return;
                 }
-                let complete = buf
+                let complete = pending
                     .iter()
                     .rposition(|b| *b == b'\n')
                     .map(|p| p + 1)
                     .unwrap_or(0);
                 if complete > 0 {
-                    offset += complete as u64;
                     let mut out = logs::render(
-                        &String::from_utf8_lossy(&buf[..complete]),
+                        &String::from_utf8_lossy(&pending[..complete]),
                         &render_opts,
                         chrono::Utc::now(),
                     );
+                    pending.drain(..complete);
                     if let Some(b) = budget.as_mut() {
                         out.truncate((*b).min(out.len()));
                         *b -= out.len();
@@ -223,6 +236,17 @@ pub(crate) async fn container_logs(
                         || budget == Some(0)
                     {
                         return;
+                    }
+                    continue;
+                }
+                if rotated(&f, &file).await {
+                    // Nothing is written to a rotated file: read its tail, then switch.
+                    if f.read_to_end(&mut pending).await.is_err() {
+                        return;
+                    }
+                    match tokio::fs::File::open(&file).await {
+                        Ok(next) => f = next,
+                        Err(_) => return,
                     }
                     continue;
                 }

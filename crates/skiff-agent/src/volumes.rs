@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::{Container, DownwardAPIVolumeFile, KeyToPath, Po
 
 use crate::atomic_writer::{write_atomic, FileEntry, Payload};
 use crate::env::{field_value, resource_value, ConfigError, PodFacts, RefData};
+use crate::sa_tokens::token_key;
 
 /// Why volumes could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -244,9 +245,17 @@ fn prepare_one(
                     facts,
                 )?);
             }
-            if src.service_account_token.is_some() {
-                return Err(
-                    ConfigError::Unsupported("projected serviceAccountToken".into()).into(),
+            if let Some(t) = &src.service_account_token {
+                let key = token_key(t.audience.as_deref(), t.expiration_seconds);
+                let token = refs.sa_tokens.get(&key).ok_or_else(|| {
+                    std::io::Error::other(format!("failed to fetch token for audience {:?}", key.0))
+                })?;
+                payload.insert(
+                    t.path.clone(),
+                    FileEntry {
+                        data: token.clone().into_bytes(),
+                        mode,
+                    },
                 );
             }
             if src.cluster_trust_bundle.is_some() {
@@ -405,7 +414,8 @@ mod tests {
                     {"name": "s", "secret": {"secretName": "s", "defaultMode": 0o400}},
                     {"name": "d", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
                     {"name": "h", "hostPath": {"path": host.to_string_lossy(), "type": "DirectoryOrCreate"}},
-                    {"name": "pr", "projected": {"sources": [{"configMap": {"name": "cm"}}, {"secret": {"name": "s"}}]}}
+                    {"name": "pr", "projected": {"sources": [{"configMap": {"name": "cm"}}, {"secret": {"name": "s"}},
+                        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}}]}}
                 ]
             }
         }))
@@ -415,6 +425,8 @@ mod tests {
             .insert("cm".into(), [("k".to_string(), b"v1".to_vec())].into());
         refs.secrets
             .insert("s".into(), [("pw".to_string(), b"sec".to_vec())].into());
+        refs.sa_tokens
+            .insert(("".to_string(), 3607), "jwt-1".to_string());
         let facts = PodFacts::default();
         let dir = tmp.path().join("pod");
         let vols = prepare_volumes(&pod, &dir, &refs, &facts).expect("volumes");
@@ -458,6 +470,11 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(m("/pr").source.join("pw")).expect("pr"),
             "sec"
+        );
+
+        assert_eq!(
+            std::fs::read_to_string(m("/pr").source.join("token")).expect("token"),
+            "jwt-1"
         );
 
         // A ConfigMap update is visible through the same mount source.

@@ -2,7 +2,7 @@
 //! static token file. Anonymous requests are refused. Every authenticated user is, until RBAC
 //! lands, an administrator.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// An authenticated user.
@@ -14,6 +14,8 @@ pub struct User {
     pub groups: Vec<String>,
     /// UID from the token file, if any.
     pub uid: String,
+    /// Extra attributes (service account tokens: bound pod and node, credential id).
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl User {
@@ -21,7 +23,24 @@ impl User {
         if !groups.iter().any(|g| g == "system:authenticated") {
             groups.push("system:authenticated".into());
         }
-        User { name, groups, uid }
+        User {
+            name,
+            groups,
+            uid,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The user of service account `ns/name`, in upstream's groups.
+    pub fn service_account(ns: &str, name: &str, uid: String) -> User {
+        User::new(
+            format!("system:serviceaccount:{ns}:{name}"),
+            vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{ns}"),
+            ],
+            uid,
+        )
     }
 }
 

@@ -13,6 +13,8 @@ pub mod objects;
 pub mod pki;
 pub mod relay;
 pub mod route;
+pub mod sa_auth;
+pub mod sa_token;
 pub mod schema_meta;
 pub mod server;
 pub mod state;

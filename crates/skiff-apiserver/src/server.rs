@@ -234,7 +234,19 @@ fn authenticate(
     }
     let h = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = auth::bearer_token(h)?;
-    state.tokens.read().lookup(token).cloned()
+    if let Some(u) = state.tokens.read().lookup(token).cloned() {
+        return Some(u);
+    }
+    if !crate::sa_auth::looks_like_jwt(token) {
+        return None;
+    }
+    match crate::sa_auth::authenticate(state, token, &[crate::sa_token::ISSUER.to_string()]) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            tracing::debug!(error = %e, "service account token refused");
+            None
+        }
+    }
 }
 
 /// Handle one request.

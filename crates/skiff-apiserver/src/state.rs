@@ -23,6 +23,8 @@ pub struct Config {
     pub ca_pem: String,
     /// Admits joining node agents (absent: joining is refused).
     pub join: Option<crate::join::JoinAuthority>,
+    /// Signs service account tokens; absent, the server makes an in-memory key at start.
+    pub token_signer: Option<Arc<crate::sa_token::TokenSigner>>,
 }
 
 impl Default for Config {
@@ -33,6 +35,7 @@ impl Default for Config {
             node_port_range: (30000, 32767),
             ca_pem: String::new(),
             join: None,
+            token_signer: None,
         }
     }
 }
@@ -70,6 +73,10 @@ impl ApiServer {
         config: Config,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<ApiServer> {
+        let mut config = config;
+        if config.token_signer.is_none() {
+            config.token_signer = crate::sa_token::TokenSigner::ephemeral().ok().map(Arc::new);
+        }
         let metrics = Arc::new(Metrics::default());
         let store: Arc<dyn Store> =
             Arc::new(crate::metered::MeteredStore::new(store, metrics.clone()));

@@ -13,21 +13,35 @@
 //!   picked and deletes released ones (rancher.io/local-path);
 //! - [`pvc_protection`], [`pv_protection`]: the storage-object-in-use finalizers.
 //!
+//! - [`deployment`]: Deployments roll out through ReplicaSets;
+//! - [`replica_set`]: ReplicaSets and ReplicationControllers keep their pods;
+//! - [`workloads`]: wires the workload controllers to their shared caches
+//!   ([`informer`]) and work queues ([`work_queue`]).
+//!
 //! Pure decisions (which volume fits a claim) live in [`volume_match`] and are shared with
 //! the scheduler's VolumeBinding plugin.
 
 pub mod caches;
+pub mod deployment;
 pub mod error;
 pub mod events;
+pub mod expectations;
 pub mod finalizers;
+pub mod informer;
+pub mod label_selector;
 pub mod local_path;
+pub mod owner_refs;
+pub mod pod_state;
 pub mod pv_controller;
 pub mod pv_protection;
 pub mod pvc_protection;
 pub mod quantity;
+pub mod replica_set;
 mod run;
 pub mod storage_class;
 pub mod volume_match;
+pub mod work_queue;
+pub mod workloads;
 
 pub use caches::Caches;
 pub use error::ControllerError;

@@ -75,6 +75,11 @@ pub async fn run(
             .instrument(tracing::info_span!("pvc-protection")),
     );
     loops.spawn(
+        crate::workloads::run(client.clone(), stop.clone())
+            .map(|r| ("workloads", r))
+            .instrument(tracing::info_span!("workloads")),
+    );
+    loops.spawn(
         crate::pv_protection::run(client, stop.clone())
             .map(|r| ("pv-protection", r))
             .instrument(tracing::info_span!("pv-protection")),

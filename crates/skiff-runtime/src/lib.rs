@@ -12,6 +12,7 @@ mod console;
 mod cri_log;
 mod exec;
 mod layout;
+mod log_rotate;
 mod mounts;
 mod port_forward;
 mod runc;
@@ -21,5 +22,6 @@ mod shim;
 mod spec;
 mod sys;
 
+pub use log_rotate::{RotatingLog, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
 pub use runtime::RuncRuntime;
 pub use shim::{shim_main, ExecArgs, ShimArgs, ShimMode, SuperviseArgs};

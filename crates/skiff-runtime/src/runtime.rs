@@ -27,6 +27,9 @@ pub struct RuncRuntime {
     layout: Layout,
     runc: Runc,
     shim: PathBuf,
+    /// Container log rotation: size limit in bytes and files kept (kubelet's defaults).
+    log_max_size: u64,
+    log_max_files: usize,
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> RuntimeError {
@@ -54,7 +57,21 @@ impl RuncRuntime {
             bin: runc,
             root: layout.runc_root(),
         };
-        Ok(Self { layout, runc, shim })
+        Ok(Self {
+            layout,
+            runc,
+            shim,
+            log_max_size: crate::log_rotate::DEFAULT_MAX_SIZE,
+            log_max_files: crate::log_rotate::DEFAULT_MAX_FILES,
+        })
+    }
+
+    /// Rotate container logs at `max_size` bytes, keeping `max_files` files per instance
+    /// (containerLogMaxSize / containerLogMaxFiles; applies to containers created later).
+    pub fn with_log_rotation(mut self, max_size: u64, max_files: usize) -> Self {
+        self.log_max_size = max_size;
+        self.log_max_files = max_files;
+        self
     }
 
     fn sandbox_record(&self, id: &str) -> Result<Option<SandboxRecord>, RuntimeError> {
@@ -79,6 +96,7 @@ impl RuncRuntime {
         log_path: &Path,
         memory_cgroup: Option<PathBuf>,
         tty: bool,
+        stdin: bool,
     ) -> Result<(), RuntimeError> {
         let mut cmd = tokio::process::Command::new(&self.shim);
         cmd.arg("shim")
@@ -95,12 +113,19 @@ impl RuncRuntime {
             .arg(&self.runc.root)
             .arg("--log-path")
             .arg(log_path)
+            .arg("--log-max-size")
+            .arg(self.log_max_size.to_string())
+            .arg("--log-max-files")
+            .arg(self.log_max_files.to_string())
             .stdin(std::process::Stdio::null());
         if let Some(cg) = memory_cgroup {
             cmd.arg("--memory-cgroup").arg(cg);
         }
         if tty {
             cmd.arg("--tty");
+        }
+        if stdin {
+            cmd.arg("--stdin");
         }
         let out = cmd.output().await.map_err(|e| {
             RuntimeError::Failed(format!("cannot start shim {}: {e}", self.shim.display()))
@@ -205,7 +230,7 @@ impl RuncRuntime {
             cgroups_path,
         };
         layout::write_json(&dir.join("sandbox.json"), &record)?;
-        self.launch_shim(id, &dir, &dir.join("pause.log"), None, false)
+        self.launch_shim(id, &dir, &dir.join("pause.log"), None, false, false)
             .await?;
         self.runc.start(id).await?;
         let pid = self.pause_pid(id).await?;
@@ -287,12 +312,6 @@ impl RuncRuntime {
         let sandbox = self
             .sandbox_record(&cfg.sandbox_id)?
             .ok_or_else(|| RuntimeError::NotFound(format!("sandbox {}", cfg.sandbox_id)))?;
-        if cfg.stdin {
-            return Err(RuntimeError::Failed(
-                "containers with an open stdin (attach) are not supported by the runc runtime yet"
-                    .into(),
-            ));
-        }
         if cfg.command.is_empty() {
             return Err(RuntimeError::Failed("container has no command".into()));
         }
@@ -349,8 +368,15 @@ impl RuncRuntime {
             std::fs::create_dir_all(logs).map_err(|e| io_err("creating", logs, e))?;
         }
         let memory = cgroups::controller_dir("memory", &record.cgroups_path);
-        self.launch_shim(&cfg.id, dir, &cfg.log_path, Some(memory), cfg.tty)
-            .await
+        self.launch_shim(
+            &cfg.id,
+            dir,
+            &cfg.log_path,
+            Some(memory),
+            cfg.tty,
+            cfg.stdin,
+        )
+        .await
     }
 
     async fn start_impl(&self, id: &str) -> Result<(), RuntimeError> {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::console::{ConsoleSocket, PtyReader};
 use crate::layout::{self, ExitRecord};
+use crate::log_rotate::RotatingLog;
 use crate::{cri_log, sys};
 
 /// Command line of `skiff shim`.
@@ -87,6 +88,16 @@ pub struct SuperviseArgs {
     /// The container has a terminal: its output comes from the pty master runc sends.
     #[arg(long)]
     pub tty: bool,
+    /// The container keeps an open stdin (`stdin: true`): without a TTY the shim holds the
+    /// write end of its stdin pipe so reads block instead of seeing end-of-file.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Rotate the CRI log when it would grow past this many bytes (0 = never).
+    #[arg(long, default_value_t = crate::log_rotate::DEFAULT_MAX_SIZE)]
+    pub log_max_size: u64,
+    /// Log files kept per container instance, the live one included.
+    #[arg(long, default_value_t = crate::log_rotate::DEFAULT_MAX_FILES)]
+    pub log_max_files: usize,
 }
 
 impl SuperviseArgs {
@@ -104,9 +115,16 @@ impl SuperviseArgs {
             self.runc_root.clone().into(),
             "--log-path".into(),
             self.log_path.clone().into(),
+            "--log-max-size".into(),
+            self.log_max_size.to_string().into(),
+            "--log-max-files".into(),
+            self.log_max_files.to_string().into(),
         ];
         if self.tty {
             args.push("--tty".into());
+        }
+        if self.stdin {
+            args.push("--stdin".into());
         }
         if let Some(cg) = &self.memory_cgroup {
             args.push("--memory-cgroup".into());
@@ -235,11 +253,7 @@ fn serve(args: &SuperviseArgs) -> i32 {
         args.state_dir.join(layout::SHIM_PID_FILE),
         std::process::id().to_string(),
     );
-    let log = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&args.log_path)
-    {
+    let log = match RotatingLog::open(&args.log_path, args.log_max_size, args.log_max_files) {
         Ok(f) => Arc::new(Mutex::new(f)),
         Err(e) => {
             report(&format!(
@@ -280,7 +294,11 @@ fn serve(args: &SuperviseArgs) -> i32 {
         .arg("--pid-file")
         .arg(&pid_file)
         .arg(&args.id)
-        .stdin(Stdio::null())
+        .stdin(if args.stdin && !args.tty {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
@@ -291,6 +309,8 @@ fn serve(args: &SuperviseArgs) -> i32 {
             return 1;
         }
     };
+    // Held for the shim's life: the container's open stdin (nothing writes to it yet).
+    let _stdin = runc.stdin.take();
     // The container's init inherits runc's stdout/stderr: these pipes are its output.
     let (done_tx, done_rx) = mpsc::channel();
     let mut readers = 0;

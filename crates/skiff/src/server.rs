@@ -59,6 +59,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             secret: join_secret,
             pki: pki.clone(),
         }),
+        token_signer: Some(Arc::new(
+            skiff_apiserver::sa_token::TokenSigner::ensure(&args.data_dir.join("pki"))
+                .context("preparing the service account signing key")?,
+        )),
         ..Config::default()
     };
     let state = ApiServer::new(store.clone(), tokens, config, shutdown_rx);

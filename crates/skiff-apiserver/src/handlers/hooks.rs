@@ -33,16 +33,12 @@ pub async fn before_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
     } else if is(info, "", "pods") {
         let qos = qos_class(obj);
         obj["status"] = json!({"phase": "Pending", "qosClass": qos});
-        // The ServiceAccount admission plugin's default.
-        if obj
-            .pointer("/spec/serviceAccountName")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
-        {
-            obj["spec"]["serviceAccountName"] = json!("default");
-            obj["spec"]["serviceAccount"] = json!("default");
-        }
+        let ns = ctx.ns.clone().unwrap_or_default();
+        let sa_info = ctx.state.registry().get("", "v1", "serviceaccounts");
+        super::sa_admission::admit(obj, &ns, |name| {
+            let info = sa_info.as_ref()?;
+            Some(ctx.state.store.get(&info.key(Some(&ns), name))?.value())
+        })?;
     } else if is(info, "", "persistentvolumeclaims") || is(info, "", "persistentvolumes") {
         obj["status"] = json!({"phase": "Pending"});
         // StorageObjectInUseProtection admission: the controllers remove these.

@@ -4,7 +4,9 @@ mod delete;
 mod hooks;
 mod read;
 mod reviews;
+mod sa_admission;
 mod scale;
+mod token_request;
 mod watch;
 mod write;
 
@@ -146,7 +148,7 @@ async fn dispatch(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
         }
         ("POST", Some("binding")) => write::bind(ctx).await,
         ("POST", Some("eviction")) => delete::evict(ctx).await,
-        ("POST", Some("token")) => reviews::token_request(ctx).await,
+        ("POST", Some("token")) => token_request::serve(ctx).await,
         ("PUT", None | Some("status") | Some("finalize")) => {
             need("update")?;
             write::update(ctx).await

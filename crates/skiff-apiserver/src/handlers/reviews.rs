@@ -2,6 +2,7 @@
 //! storage. Until RBAC lands, every authenticated user may do everything.
 
 use super::Ctx;
+use crate::auth::User;
 use crate::http::{self, Body};
 use ::http::Response;
 use serde_json::{json, Value};
@@ -36,21 +37,8 @@ pub async fn serve(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
             "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
             "incomplete": false,
         }),
-        "SelfSubjectReview" => {
-            json!({"userInfo": {"username": user.name, "uid": user.uid, "groups": user.groups}})
-        }
-        "TokenReview" => {
-            let token = obj
-                .pointer("/spec/token")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            match ctx.state.tokens.read().lookup(token) {
-                Some(u) => {
-                    json!({"authenticated": true, "user": {"username": u.name, "uid": u.uid, "groups": u.groups}})
-                }
-                None => json!({"authenticated": false, "error": "invalid bearer token"}),
-            }
-        }
+        "SelfSubjectReview" => json!({"userInfo": user_info(user)}),
+        "TokenReview" => token_review(ctx, &obj),
         _ => return Err(ApiError::path_not_found()),
     };
     obj["status"] = status;
@@ -60,12 +48,49 @@ pub async fn serve(ctx: &Ctx, verb: &str) -> Result<Response<Body>, ApiError> {
     Ok(http::json(201, &obj))
 }
 
-/// serviceaccounts/NAME/token needs the token signer of the node-agent issue.
-pub async fn token_request(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
-    let _ = ctx;
-    Err(ApiError::new(
-        503,
-        "ServiceUnavailable",
-        "service account token issuing is not available yet in skiff",
-    ))
+/// A user as `UserInfo` (omitting empty uid and extra, as upstream's omitempty).
+fn user_info(u: &User) -> Value {
+    let mut v = json!({"username": u.name, "groups": u.groups});
+    if !u.uid.is_empty() {
+        v["uid"] = json!(u.uid);
+    }
+    if !u.extra.is_empty() {
+        v["extra"] = json!(u.extra);
+    }
+    v
+}
+
+/// TokenReview status: static tokens, then service account tokens for the requested
+/// audiences (the API server's own when none are named).
+fn token_review(ctx: &Ctx, obj: &Value) -> Value {
+    let token = obj
+        .pointer("/spec/token")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if let Some(u) = ctx.state.tokens.read().lookup(token) {
+        return json!({"authenticated": true, "user": user_info(u)});
+    }
+    let requested: Vec<String> = obj
+        .pointer("/spec/audiences")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let audiences = if requested.is_empty() {
+        vec![crate::sa_token::ISSUER.to_string()]
+    } else {
+        requested.clone()
+    };
+    match crate::sa_auth::authenticate(&ctx.state, token, &audiences) {
+        Ok(u) => {
+            // Upstream answers with the audiences that matched: the requested ones, or the
+            // API server's own when none were requested.
+            json!({"authenticated": true, "user": user_info(&u), "audiences": audiences})
+        }
+        Err(e) => json!({"authenticated": false, "error": e.to_string()}),
+    }
 }

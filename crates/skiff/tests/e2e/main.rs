@@ -4,7 +4,9 @@ mod harness;
 
 mod apply;
 mod basics;
+mod containers;
 mod crd;
+mod deployments;
 mod errors;
 mod join;
 mod lifecycle;
@@ -13,5 +15,6 @@ mod mutate;
 mod pods;
 mod probes;
 mod seeds;
+mod serviceaccounts;
 mod storage;
 mod streams;
