@@ -5,17 +5,7 @@ use crate::harness::Cluster;
 use std::time::{Duration, Instant};
 
 fn ready_node(c: &Cluster) {
-    c.wait_for(
-        "node ready",
-        &[
-            "get",
-            "node",
-            &format!("e2e-{}", c.port),
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        "True",
-    );
+    c.wait_node_ready();
 }
 
 fn events(c: &Cluster, pod: &str) -> String {

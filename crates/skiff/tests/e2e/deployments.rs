@@ -17,18 +17,7 @@ impl Drop for ChildGuard {
 
 /// Wait until the embedded agent's Node is Ready.
 fn wait_node_ready(c: &Cluster) {
-    let node = format!("e2e-{}", c.port);
-    c.wait_for(
-        "node ready",
-        &[
-            "get",
-            "node",
-            &node,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        "True",
-    );
+    c.wait_node_ready();
 }
 
 /// Start `count` simulated nodes against `c`.

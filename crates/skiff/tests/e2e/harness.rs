@@ -336,6 +336,23 @@ impl Cluster {
         );
     }
 
+    /// Wait until this server's embedded node (`e2e-<port>`) is Ready; returns its name.
+    pub fn wait_node_ready(&self) -> String {
+        let node = format!("e2e-{}", self.port);
+        self.wait_for(
+            "node ready",
+            &[
+                "get",
+                "node",
+                &node,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+            "True",
+        );
+        node
+    }
+
     /// Write a file into the scratch dir.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.scratch().join(name);

@@ -9,15 +9,7 @@ fn wait_for(c: &Cluster, what: &str, args: &[&str], want: &str) {
 
 /// Wait until the embedded agent's Node is Ready; returns its name.
 fn wait_node_ready(c: &Cluster) -> String {
-    let node = format!("e2e-{}", c.port);
-    let jsonpath = "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}";
-    wait_for(
-        c,
-        "node ready",
-        &["get", "node", &node, "-o", jsonpath],
-        "True",
-    );
-    node
+    c.wait_node_ready()
 }
 
 #[test]

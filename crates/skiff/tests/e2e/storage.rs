@@ -7,14 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn wait_node_ready(c: &Cluster) -> String {
-    let node = format!("e2e-{}", c.port);
-    let jsonpath = "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}";
-    c.wait_for(
-        "node ready",
-        &["get", "node", &node, "-o", jsonpath],
-        "True",
-    );
-    node
+    c.wait_node_ready()
 }
 
 /// Poll until `check` holds (about 60 s), else fail with `what` and the server log tail.
