@@ -15,6 +15,7 @@
 //!
 //! - [`deployment`]: Deployments roll out through ReplicaSets;
 //! - [`replica_set`]: ReplicaSets and ReplicationControllers keep their pods;
+//! - [`history`]: ControllerRevisions, the template history of StatefulSets and DaemonSets;
 //! - [`workloads`]: wires the workload controllers to their shared caches
 //!   ([`informer`]) and work queues ([`work_queue`]).
 //!
@@ -27,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod finalizers;
+pub mod history;
 pub mod informer;
 pub mod label_selector;
 pub mod local_path;

@@ -4,7 +4,7 @@
 use crate::error::ControllerError;
 use crate::informer::Informer;
 use futures_util::future::FutureExt;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use kube::Client;
 use std::future::Future;
@@ -20,6 +20,8 @@ pub async fn run(
     let mut replica_sets = Informer::<ReplicaSet>::new();
     let mut rcs = Informer::<ReplicationController>::new();
     let mut deployments = Informer::<Deployment>::new();
+    // StatefulSets and DaemonSets keep their template history here.
+    let revisions = Informer::<ControllerRevision>::new();
     let mut loops = JoinSet::new();
     loops.spawn(
         crate::replica_set::register(&client, &mut pods, &mut replica_sets, shutdown.clone())
@@ -47,6 +49,7 @@ pub async fn run(
     replica_sets.spawn(&client, &mut caches);
     rcs.spawn(&client, &mut caches);
     deployments.spawn(&client, &mut caches);
+    revisions.spawn(&client, &mut caches);
     let mut result = Ok(());
     while let Some(done) = loops.join_next().await {
         if let Ok((name, Err(e))) = done {
