@@ -6,28 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-const BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-];
+use skiff_metrics::Histogram;
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; 13],
-    sum: f64,
-    count: u64,
-}
-
-impl Histogram {
-    fn observe(&mut self, secs: f64) {
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                self.counts[i] += 1;
-            }
-        }
-        self.sum += secs;
-        self.count += 1;
-    }
-}
+/// Renders more series into the exposition (components running in the same process).
+pub type Source = Box<dyn Fn(&mut String) + Send + Sync>;
 
 /// Process-wide metrics registry of the API server.
 #[derive(Default)]
@@ -37,6 +19,7 @@ pub struct Metrics {
     store: Mutex<BTreeMap<String, Histogram>>,
     /// Watches currently open.
     pub watches: AtomicI64,
+    sources: Mutex<Vec<Source>>,
 }
 
 impl Metrics {
@@ -63,6 +46,11 @@ impl Metrics {
             .observe(secs);
     }
 
+    /// Append `source`'s series to every exposition (e.g. the in-process controllers').
+    pub fn add_source(&self, source: Source) {
+        self.sources.lock().push(source);
+    }
+
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -75,11 +63,10 @@ impl Metrics {
         }
         s.push_str("# HELP apiserver_request_duration_seconds Response latency distribution in seconds for each verb and resource.\n# TYPE apiserver_request_duration_seconds histogram\n");
         for ((verb, res), h) in self.latency.lock().iter() {
-            write_hist(
+            h.render(
                 &mut s,
                 "apiserver_request_duration_seconds",
                 &format!("verb=\"{verb}\",resource=\"{res}\""),
-                h,
             );
         }
         s.push_str("# HELP apiserver_longrunning_requests Number of open watch requests.\n# TYPE apiserver_longrunning_requests gauge\n");
@@ -90,24 +77,17 @@ impl Metrics {
         );
         s.push_str("# HELP etcd_request_duration_seconds Store operation latency in seconds.\n# TYPE etcd_request_duration_seconds histogram\n");
         for (op, h) in self.store.lock().iter() {
-            write_hist(
+            h.render(
                 &mut s,
                 "etcd_request_duration_seconds",
                 &format!("operation=\"{op}\""),
-                h,
             );
+        }
+        for source in self.sources.lock().iter() {
+            source(&mut s);
         }
         s
     }
-}
-
-fn write_hist(s: &mut String, name: &str, labels: &str, h: &Histogram) {
-    for (i, b) in BUCKETS.iter().enumerate() {
-        let _ = writeln!(s, "{name}_bucket{{{labels},le=\"{b}\"}} {}", h.counts[i]);
-    }
-    let _ = writeln!(s, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-    let _ = writeln!(s, "{name}_sum{{{labels}}} {}", h.sum);
-    let _ = writeln!(s, "{name}_count{{{labels}}} {}", h.count);
 }
 
 #[cfg(test)]

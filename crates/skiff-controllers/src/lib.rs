@@ -32,6 +32,7 @@ pub mod history;
 pub mod informer;
 pub mod label_selector;
 pub mod local_path;
+pub mod metrics;
 pub mod owner_refs;
 pub mod pod_state;
 pub mod pv_controller;

@@ -162,14 +162,22 @@ pub async fn run(
         watcher::Config::default(),
     )
     .graceful_shutdown_on(shutdown.clone())
-    .run(provision, |_, e, _| retry(e), ctx.clone())
+    .run(
+        crate::metrics::instrument("local-path-provisioner", provision),
+        |_, e, _| retry(e),
+        ctx.clone(),
+    )
     .for_each(|_| async {});
     let volumes = Controller::new(
         Api::<PersistentVolume>::all(client),
         watcher::Config::default(),
     )
     .graceful_shutdown_on(shutdown)
-    .run(reclaim, |_, e, _| retry(e), ctx)
+    .run(
+        crate::metrics::instrument("local-path-reclaimer", reclaim),
+        |_, e, _| retry(e),
+        ctx,
+    )
     .for_each(|_| async {});
     futures_util::future::join(claims, volumes).await;
     Ok(())

@@ -25,7 +25,11 @@ pub async fn run(
         watcher::Config::default(),
     )
     .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, Arc::new(client))
+    .run(
+        crate::metrics::instrument("pv-protection", reconcile),
+        error_policy,
+        Arc::new(client),
+    )
     .for_each(|_| async {})
     .await;
     Ok(())

@@ -69,7 +69,11 @@ pub async fn run(
         },
     )
     .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, Arc::new(client))
+    .run(
+        crate::metrics::instrument("pvc-protection", reconcile),
+        error_policy,
+        Arc::new(client),
+    )
     .for_each(|_| async {})
     .await;
     Ok(())

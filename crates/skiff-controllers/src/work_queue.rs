@@ -1,8 +1,10 @@
 //! The work queue feeding a controller's reconciles: event handlers push object keys; the
 //! kube-runtime applier de-duplicates them, runs at most one reconcile per key at a time and
-//! schedules the requeues reconciles ask for.
+//! schedules the requeues reconciles ask for. Every queue feeds its controller's
+//! [`QueueMetrics`] (depth, adds, reconcile latency, errors).
 
 use crate::error::ControllerError;
+use crate::metrics::QueueMetrics;
 use futures_util::{Stream, StreamExt};
 use kube::runtime::controller::{applier, Action, Config};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -14,29 +16,51 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The sending side: cheap to clone into event handlers.
-pub struct Enqueue<K: Resource<DynamicType = ()>>(mpsc::UnboundedSender<ObjectRef<K>>);
+pub struct Enqueue<K: Resource<DynamicType = ()>> {
+    tx: mpsc::UnboundedSender<ObjectRef<K>>,
+    metrics: Arc<QueueMetrics>,
+}
 
 impl<K: Resource<DynamicType = ()>> Clone for Enqueue<K> {
     fn clone(&self) -> Self {
-        Enqueue(self.0.clone())
+        Enqueue {
+            tx: self.tx.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
+}
+
+fn key_of<K: Resource<DynamicType = ()>>(r: &ObjectRef<K>) -> String {
+    format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name)
 }
 
 impl<K: Resource<DynamicType = ()>> Enqueue<K> {
     /// Ask for a reconcile of `namespace/name`.
     pub fn push(&self, namespace: &str, name: &str) {
+        let r = ObjectRef::new(name).within(namespace);
+        self.metrics.added(key_of(&r));
         // A closed queue means the controller is shutting down: nothing left to do.
-        let _ = self.0.send(ObjectRef::new(name).within(namespace));
+        let _ = self.tx.send(r);
     }
 }
 
 /// The receiving side, handed to [`drive`].
-pub struct Dequeue<K: Resource<DynamicType = ()>>(mpsc::UnboundedReceiver<ObjectRef<K>>);
+pub struct Dequeue<K: Resource<DynamicType = ()>> {
+    rx: mpsc::UnboundedReceiver<ObjectRef<K>>,
+    metrics: Arc<QueueMetrics>,
+}
 
 /// A new queue.
 pub fn queue<K: Resource<DynamicType = ()>>() -> (Enqueue<K>, Dequeue<K>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (Enqueue(tx), Dequeue(rx))
+    let metrics = QueueMetrics::new();
+    (
+        Enqueue {
+            tx,
+            metrics: metrics.clone(),
+        },
+        Dequeue { rx, metrics },
+    )
 }
 
 /// A boxed reconcile future.
@@ -55,10 +79,23 @@ pub async fn drive<K, C>(
     K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     C: Send + Sync + 'static,
 {
-    let mut rx = queue.0;
+    let Dequeue { mut rx, metrics } = queue;
+    metrics.register(name);
+    let (m, cached) = (metrics.clone(), store.clone());
     let keys = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+        .inspect(move |r| {
+            // The applier drops keys whose object is gone; they leave the queue here.
+            if cached.get(r).is_none() {
+                m.taken(&key_of(r));
+            }
+        })
         .map(Ok::<_, Infallible>)
         .take_until(shutdown);
+    let reconcile = move |obj: Arc<K>, ctx: Arc<C>| -> ReconcileFuture {
+        let metrics = metrics.clone();
+        metrics.taken(&key_of(&ObjectRef::from_obj(obj.as_ref())));
+        Box::pin(async move { metrics.time(reconcile(obj, ctx)).await })
+    };
     let keys: Pin<Box<dyn Stream<Item = Result<ObjectRef<K>, Infallible>> + Send>> = Box::pin(keys);
     applier(reconcile, error_policy, ctx, store, keys, Config::default())
         .for_each(|r| async move {

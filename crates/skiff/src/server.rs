@@ -116,6 +116,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         crate::node::start_scheduler(&kubeconfig_path, node_shutdown.clone()).await?;
     }
     if !args.disable_controllers {
+        // The controllers' work queue metrics are served on the API server's /metrics.
+        state
+            .metrics
+            .add_source(Box::new(skiff_controllers::metrics::render));
         let client = crate::node::client(&kubeconfig_path).await?;
         let shutdown = node_shutdown.clone();
         tokio::spawn(async move {

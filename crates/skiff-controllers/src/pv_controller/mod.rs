@@ -62,7 +62,11 @@ pub async fn run(
         },
     )
     .graceful_shutdown_on(shutdown.clone())
-    .run(claim::sync, error_policy, ctx.clone())
+    .run(
+        crate::metrics::instrument("persistentvolume-binder-claims", claim::sync),
+        error_policy,
+        ctx.clone(),
+    )
     .for_each(|r| async move {
         if let Err(e) = r {
             tracing::debug!(error = %e, "claim reconcile");
@@ -84,7 +88,11 @@ pub async fn run(
         },
     )
     .graceful_shutdown_on(shutdown)
-    .run(volume::sync, error_policy, ctx)
+    .run(
+        crate::metrics::instrument("persistentvolume-binder-volumes", volume::sync),
+        error_policy,
+        ctx,
+    )
     .for_each(|r| async move {
         if let Err(e) = r {
             tracing::debug!(error = %e, "volume reconcile");
