@@ -2,11 +2,12 @@
 //!
 //! `startup`: pods on the embedded runc agent, create→Running, beside plain runc
 //! create+start of the same command. `schedule`: pods bound by the scheduler onto simulated
-//! nodes, end to end through the API.
+//! nodes, end to end through the API. `deploy`: a Deployment scaled to all-available and a
+//! rolling update, through the controllers, on simulated nodes.
 
 use clap::{Parser, Subcommand};
 use skiff_bench::error::BenchError;
-use skiff_bench::node::{api, cleanup, pod_startup, runc_peer, scheduling};
+use skiff_bench::node::{api, cleanup, pod_startup, rollout, runc_peer, scheduling};
 use skiff_bench::procs::{self, NodeSide, Process};
 use skiff_bench::stats::Latency;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,19 @@ enum What {
         /// Concurrent creating clients.
         #[arg(long, default_value_t = 16)]
         clients: usize,
+    },
+    /// Deployments through the controllers onto simulated nodes: one scaled from nothing
+    /// to all-available, one rolled to a new template.
+    Deploy {
+        /// Simulated nodes.
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+        /// Replicas of the Deployment created from nothing.
+        #[arg(long, default_value_t = 10_000)]
+        replicas: usize,
+        /// Replicas of the Deployment rolled to a new template (maxSurge 25%).
+        #[arg(long, default_value_t = 1000)]
+        roll_replicas: usize,
     },
 }
 
@@ -131,15 +145,13 @@ async fn startup(args: &Args, pods: usize, concurrency: usize) -> Result<(), Ben
     Ok(())
 }
 
-async fn schedule(
+/// Start `nodes` simulated nodes against `server`; returns their process and the seconds
+/// until all were Ready.
+async fn simulated_nodes(
     args: &Args,
+    server: &procs::Server,
     nodes: usize,
-    pods: usize,
-    clients: usize,
-) -> Result<(), BenchError> {
-    let server =
-        procs::start_skiff_with(&args.skiff, &args.tmp_dir, NodeSide::Scheduler, |_| Ok(()))
-            .await?;
+) -> Result<(Process, f64), BenchError> {
     let kubeconfig = server.dir().join("data/kubeconfig.yaml");
     let agent_args: Vec<String> = vec![
         "agent".into(),
@@ -151,7 +163,7 @@ async fn schedule(
         "--node-name".into(),
         "sim".into(),
     ];
-    let _agent = Process::spawn(
+    let agent = Process::spawn(
         "skiff agent --simulated",
         &args.skiff,
         &agent_args,
@@ -164,7 +176,54 @@ async fn schedule(
         Duration::from_secs(60 + nodes as u64 / 20),
     )
     .await?;
-    let register_secs = registering.elapsed().as_secs_f64();
+    Ok((agent, registering.elapsed().as_secs_f64()))
+}
+
+async fn deploy(
+    args: &Args,
+    nodes: usize,
+    replicas: usize,
+    roll_replicas: usize,
+) -> Result<(), BenchError> {
+    let server =
+        procs::start_skiff_with(&args.skiff, &args.tmp_dir, NodeSide::Scheduler, |_| Ok(()))
+            .await?;
+    let (_agent, register_secs) = simulated_nodes(args, &server, nodes).await?;
+    rollout::prepare(&server.endpoint).await?;
+    let idle = server.process.rss_kib()?;
+    let up = rollout::scale_up(&server.endpoint, "big", replicas).await?;
+    let after_big = server.process.rss_kib()?;
+    let roll_ready = rollout::scale_up(&server.endpoint, "roll", roll_replicas).await?;
+    let rolled = rollout::roll(&server.endpoint, "roll", roll_replicas).await?;
+    let after = server.process.rss_kib()?;
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!("deployments, {nodes} simulated nodes (Ready in {register_secs:.1} s)");
+    println!(
+        "  {replicas} replicas created → all available in {up:.1} s ({:.0} pods/s)",
+        replicas as f64 / up.max(1e-9)
+    );
+    println!(
+        "  {roll_replicas} replicas available in {roll_ready:.1} s; rolling update (maxSurge 25%, maxUnavailable 25%) complete in {rolled:.1} s"
+    );
+    println!(
+        "  server RSS (API + scheduler + controllers): {:.1} MiB with nodes only, {:.1} MiB with {replicas} pods, {:.1} MiB after the rollout",
+        mib(idle),
+        mib(after_big),
+        mib(after)
+    );
+    Ok(())
+}
+
+async fn schedule(
+    args: &Args,
+    nodes: usize,
+    pods: usize,
+    clients: usize,
+) -> Result<(), BenchError> {
+    let server =
+        procs::start_skiff_with(&args.skiff, &args.tmp_dir, NodeSide::Scheduler, |_| Ok(()))
+            .await?;
+    let (_agent, register_secs) = simulated_nodes(args, &server, nodes).await?;
     let s = scheduling::measure(&server.endpoint, pods, clients).await?;
     let rss = server.process.rss_kib()?;
     println!("scheduling, {nodes} simulated nodes, {pods} pods, {clients} creating clients");
@@ -204,6 +263,7 @@ fn main() -> ExitCode {
                 match args.what {
                     What::Startup { pods, concurrency } => startup(&args, pods, concurrency).await,
                     What::Schedule { nodes, pods, clients } => schedule(&args, nodes, pods, clients).await,
+                    What::Deploy { nodes, replicas, roll_replicas } => deploy(&args, nodes, replicas, roll_replicas).await,
                 }
             } => r,
             _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
