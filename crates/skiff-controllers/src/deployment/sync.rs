@@ -357,7 +357,14 @@ impl Rollout<'_> {
             self.scale_rs(*i, r - down).await?;
             scaled += down;
         }
-        let available: i32 = self.rs.iter().map(rs_available).sum();
+        // A ReplicaSet just scaled down still reports the pods it is deleting as available
+        // until its controller catches up; never count more than its spec keeps, or a
+        // second pass would scale down below minAvailable.
+        let available: i32 = self
+            .rs
+            .iter()
+            .map(|rs| rs_available(rs).min(rs_replicas(rs)))
+            .sum();
         if available > min_available {
             let total = available - min_available;
             let mut done = 0;

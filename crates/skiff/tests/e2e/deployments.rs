@@ -284,7 +284,8 @@ struct PodWatch {
 }
 
 impl PodWatch {
-    fn start(c: &Cluster, sel: &str) -> PodWatch {
+    /// `initial`: pods the watch's first list holds (the bounds count from then on).
+    fn start(c: &Cluster, sel: &str, initial: usize) -> PodWatch {
         let mut child = std::process::Command::new("kubectl")
             .args([
                 "get",
@@ -303,7 +304,7 @@ impl PodWatch {
             .spawn()
             .expect("kubectl get -w");
         let out = child.stdout.take().expect("stdout");
-        // (max live, min ready after the first full set, events)
+        // (max live, min ready once the first list is in, events)
         let seen = std::sync::Arc::new(std::sync::Mutex::new((0usize, usize::MAX, 0usize)));
         let s = seen.clone();
         std::thread::spawn(move || {
@@ -332,7 +333,7 @@ impl PodWatch {
                 let mut g = s.lock().unwrap_or_else(|p| p.into_inner());
                 g.0 = g.0.max(live);
                 g.2 += 1;
-                if g.2 > 3 {
+                if g.2 >= initial {
                     g.1 = g.1.min(ready);
                 }
             }
@@ -405,7 +406,7 @@ fn deployment_rolls_out_undoes_scales_and_reports_stalls() {
     );
 
     // A template change rolls within maxSurge 1 / maxUnavailable 1, as a watch sees it.
-    let watch = PodWatch::start(&c, "app=web");
+    let watch = PodWatch::start(&c, "app=web", 3);
     std::thread::sleep(Duration::from_secs(1));
     // As upstream, change-cause is copied to the current new ReplicaSet: annotate after
     // the template change.
@@ -556,4 +557,168 @@ fn deployment_rolls_out_undoes_scales_and_reports_stalls() {
         events.contains("ScalingReplicaSet: Scaled down replica set"),
         "{events}"
     );
+}
+
+/// ../shared/fixtures/seeds/brownbear.yaml's Deployment with a working image: busybox httpd
+/// answers the readiness and liveness paths on 8080 (probe periods shortened).
+const BROWNBEAR: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: brownbear-web}
+spec:
+  replicas: 6
+  selector: {matchLabels: {app: brownbear-web}}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 2, maxUnavailable: 1}
+  template:
+    metadata:
+      labels: {app: brownbear-web, version: v1.0.0}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: busybox:1.36
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", "mkdir -p /w && echo ok > /w/ready && echo ok > /w/health && exec httpd -f -p 8080 -h /w"]
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /ready, port: 8080}
+          initialDelaySeconds: 1
+          periodSeconds: 1
+        livenessProbe:
+          httpGet: {path: /health, port: 8080}
+          initialDelaySeconds: 30
+          periodSeconds: 10
+        resources:
+          limits: {cpu: 500m, memory: 512Mi}
+          requests: {cpu: 200m, memory: 256Mi}
+"#;
+
+#[test]
+fn brownbear_pattern_rolls_within_its_bounds() {
+    let c = Cluster::start_with_agent();
+    wait_node_ready(&c);
+    c.apply(BROWNBEAR);
+    let status = |c: &Cluster| {
+        let out = c.ok(&[
+            "rollout",
+            "status",
+            "deploy/brownbear-web",
+            "--timeout=120s",
+        ]);
+        assert!(out.contains("successfully rolled out"), "{out}");
+    };
+    status(&c);
+    let watch = PodWatch::start(&c, "app=brownbear-web", 6);
+    std::thread::sleep(Duration::from_secs(1));
+    c.ok(&[
+        "patch",
+        "deploy/brownbear-web",
+        "-p",
+        r#"{"spec":{"template":{"metadata":{"labels":{"version":"v2.0.0"}}}}}"#,
+    ]);
+    status(&c);
+    let (max_live, min_ready, events) = watch.bounds();
+    assert!(events > 6, "the watch saw the rollout ({events} events)");
+    assert!(max_live <= 8, "more than 6 + maxSurge 2 pods: {max_live}");
+    assert!(
+        min_ready >= 5,
+        "fewer than 6 - maxUnavailable 1 ready: {min_ready}"
+    );
+    let pods = c.get_json(&["pods", "-l", "app=brownbear-web"]);
+    let versions: Vec<&str> = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|p| p["metadata"]["labels"]["version"].as_str())
+        .collect();
+    assert_eq!(versions, vec!["v2.0.0"; 6]);
+    // Undo goes back to the previous template.
+    c.ok(&["rollout", "undo", "deploy/brownbear-web"]);
+    status(&c);
+    let v = c.ok(&[
+        "get",
+        "deploy",
+        "brownbear-web",
+        "-o",
+        "jsonpath={.spec.template.metadata.labels.version}",
+    ]);
+    assert_eq!(v.trim(), "v1.0.0");
+}
+
+/// What is left of `app=<name>`: (ReplicaSets with their owner kinds, live pods).
+fn remains(c: &Cluster, name: &str) -> (Vec<String>, usize) {
+    let sel = format!("app={name}");
+    let rs = c.get_json(&["rs", "-l", &sel]);
+    let owners = rs["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["metadata"]["deletionTimestamp"].is_null())
+        .map(|r| {
+            r["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o["kind"].as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    (owners, live_pods(c, &sel).len())
+}
+
+#[test]
+fn deleting_a_deployment_cascades_like_upstream() {
+    let c = Cluster::start_scheduler_only();
+    let _nodes = simulated_nodes(&c, 2);
+    for name in ["bg", "fg", "orphan"] {
+        c.apply(&format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  replicas: 3\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers: [{{name: c, image: busybox:1.36}}]\n"
+        ));
+    }
+    for name in ["bg", "fg", "orphan"] {
+        c.wait_for(
+            "available",
+            &[
+                "get",
+                "deploy",
+                name,
+                "-o",
+                "jsonpath={.status.availableReplicas}",
+            ],
+            "3",
+        );
+    }
+    // Background: the Deployment goes at once, its ReplicaSet and pods after it.
+    c.ok(&["delete", "deploy", "bg", "--cascade=background"]);
+    eventually("background cascade", 30, || {
+        let left = remains(&c, "bg");
+        (left == (vec![], 0))
+            .then_some(())
+            .ok_or(format!("{left:?}"))
+    });
+    // Foreground: kubectl waits until the Deployment is gone, which is only after its
+    // ReplicaSet and pods are.
+    c.ok(&[
+        "delete",
+        "deploy",
+        "fg",
+        "--cascade=foreground",
+        "--timeout=60s",
+    ]);
+    assert_eq!(remains(&c, "fg"), (vec![], 0));
+    // Orphan: the ReplicaSet stays, no longer owned; its pods stay, still owned by it.
+    c.ok(&["delete", "deploy", "orphan", "--cascade=orphan"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(remains(&c, "orphan"), (vec![String::new()], 3));
+    let pods = c.get_json(&["pods", "-l", "app=orphan"]);
+    for p in pods["items"].as_array().into_iter().flatten() {
+        assert_eq!(
+            p["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet",
+            "{p}"
+        );
+    }
 }
