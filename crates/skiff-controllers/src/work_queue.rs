@@ -105,3 +105,21 @@ pub async fn drive<K, C>(
         })
         .await;
 }
+
+/// How long a failed reconcile waits before its retry.
+pub const RETRY_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The error policy most controllers share: log (write conflicts quietly, as they are
+/// expected when caches lag) and retry the key after [`RETRY_AFTER_ERROR`].
+pub fn retry_after_error<K, C>(obj: Arc<K>, e: &ControllerError, _: Arc<C>) -> Action
+where
+    K: Resource<DynamicType = ()>,
+{
+    let (kind, name) = (K::kind(&()), obj.meta().name.clone().unwrap_or_default());
+    if e.http_code() == Some(409) {
+        tracing::debug!(%kind, %name, error = %e, "write conflict; retrying");
+    } else {
+        tracing::warn!(%kind, %name, error = %e, "reconcile failed; retrying");
+    }
+    Action::requeue(RETRY_AFTER_ERROR)
+}

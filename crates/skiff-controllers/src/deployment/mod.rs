@@ -18,18 +18,15 @@ use crate::owner_refs::controller_of;
 use crate::work_queue::{self, Enqueue, ReconcileFuture};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The label (and selector term) telling a deployment's ReplicaSets apart.
 pub const HASH_LABEL: &str = "pod-template-hash";
 /// The component name on events.
 pub const COMPONENT: &str = "deployment-controller";
-const RETRY: Duration = Duration::from_secs(2);
 
 /// What reconciles share.
 pub struct Ctx {
@@ -116,7 +113,7 @@ pub fn register(
         work_queue::drive(
             COMPONENT,
             reconcile,
-            error_policy,
+            work_queue::retry_after_error,
             ctx,
             store,
             dequeue,
@@ -129,13 +126,4 @@ pub fn register(
 
 fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> ReconcileFuture {
     Box::pin(sync::reconcile(d, ctx))
-}
-
-fn error_policy(d: Arc<Deployment>, e: &ControllerError, _: Arc<Ctx>) -> Action {
-    if e.http_code() == Some(409) {
-        tracing::debug!(deployment = %d.name_any(), error = %e, "write conflict; retrying");
-    } else {
-        tracing::warn!(deployment = %d.name_any(), error = %e, "reconcile failed; retrying");
-    }
-    Action::requeue(RETRY)
 }

@@ -17,17 +17,13 @@ use crate::informer::Informer;
 use crate::owner_refs::controller_of;
 use crate::work_queue::{self, ReconcileFuture};
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Most pods created or deleted in one reconcile (upstream's burstReplicas).
 pub const BURST: usize = 500;
-/// Retry delay after a failed reconcile.
-const RETRY: Duration = Duration::from_secs(2);
 
 /// What reconciles of one kind share.
 pub struct Ctx<K: ReplicaOwner> {
@@ -113,7 +109,7 @@ pub fn register<K: ReplicaOwner>(
         work_queue::drive(
             K::COMPONENT,
             reconcile::<K>,
-            error_policy::<K>,
+            work_queue::retry_after_error,
             ctx,
             store,
             dequeue,
@@ -126,13 +122,4 @@ pub fn register<K: ReplicaOwner>(
 
 fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> ReconcileFuture {
     Box::pin(sync::reconcile(obj, ctx))
-}
-
-fn error_policy<K: ReplicaOwner>(obj: Arc<K>, e: &ControllerError, _: Arc<Ctx<K>>) -> Action {
-    if e.http_code() == Some(409) {
-        tracing::debug!(object = %obj.name_any(), error = %e, "write conflict; retrying");
-    } else {
-        tracing::warn!(object = %obj.name_any(), error = %e, "reconcile failed; retrying");
-    }
-    Action::requeue(RETRY)
 }
