@@ -721,4 +721,19 @@ fn deleting_a_deployment_cascades_like_upstream() {
             "{p}"
         );
     }
+    // The controllers' work queue metrics are on the API server's /metrics.
+    let metrics = c.ok(&["get", "--raw", "/metrics"]);
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in /metrics"))
+    };
+    assert!(value("workqueue_adds_total{name=\"deployment-controller\"}") >= 3.0);
+    assert!(value("workqueue_work_duration_seconds_count{name=\"replicaset-controller\"}") >= 3.0);
+    assert!(value("workqueue_depth{name=\"deployment-controller\"}") >= 0.0);
+    assert!(
+        value("controller_reconcile_errors_total{controller=\"deployment-controller\"}") >= 0.0
+    );
 }
