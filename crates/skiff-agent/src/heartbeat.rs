@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::NodeStatus;
-use kube::Client;
+use k8s_openapi::api::core::v1::{Node, NodeStatus};
+use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -34,6 +34,18 @@ fn signature(s: &NodeStatus) -> Vec<(String, String)> {
         .flatten()
         .map(|c| (c.type_.clone(), c.status.clone()))
         .collect()
+}
+
+/// Whether the API's copy of the node's conditions differs from ours: the node lifecycle
+/// controller marks a node that went silent Unknown, and, as the kubelet does, the agent
+/// compares against the API copy so a recovered node reports itself at once rather than at
+/// the next periodic write.
+async fn overridden(client: &Client, name: &str, ours: &NodeStatus) -> bool {
+    let api: Api<Node> = Api::all(client.clone());
+    match api.get_status(name).await {
+        Ok(node) => node.status.as_ref().map(signature) != Some(signature(ours)),
+        Err(_) => false,
+    }
 }
 
 /// Run the heartbeat until shutdown.
@@ -84,6 +96,7 @@ pub async fn run(client: Client, cfg: Arc<AgentConfig>, mut shutdown: watch::Rec
                 let status = crate::node::node_status(&cfg, &m, Some(last));
                 if status_at.elapsed() >= cfg.status_interval
                     || signature(&status) != signature(last)
+                    || overridden(&client, &cfg.node_name, &status).await
                 {
                     match crate::node::write_status(&client, &cfg.node_name, &status).await {
                         Ok(_) => {

@@ -203,6 +203,39 @@ impl PodWorker {
         }
     }
 
+    /// Forget the last status written when the API copy's conditions disagree with it:
+    /// someone else (the node lifecycle controller marking a lost node's pods not ready)
+    /// changed them, and, as the kubelet does, the agent puts its own view back.
+    pub(crate) fn notice_foreign_conditions(&mut self) {
+        let Some(last) = &self.last_status else {
+            return;
+        };
+        let rv = self.pod.metadata.resource_version.as_deref();
+        if rv.and_then(|v| v.parse::<u64>().ok()).unwrap_or(u64::MAX) <= self.last_status_rv {
+            return;
+        }
+        let ours = |type_: &str| {
+            last.get("conditions")
+                .and_then(|c| c.as_array())
+                .into_iter()
+                .flatten()
+                .find(|c| c.get("type").and_then(|t| t.as_str()) == Some(type_))
+                .and_then(|c| c.get("status").and_then(|s| s.as_str()))
+                .map(str::to_string)
+        };
+        let drifted = self
+            .pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| matches!(ours(&c.type_), Some(s) if s != c.status));
+        if drifted {
+            self.last_status = None;
+        }
+    }
+
     /// Write the status if it differs from the last one written (merge patch on
     /// pods/status: no resourceVersion, so no conflicts to retry).
     pub(crate) async fn write_status(&mut self) {
@@ -228,6 +261,12 @@ impl PodWorker {
         {
             Ok(p) => {
                 self.last_status = Some(value);
+                self.last_status_rv = p
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
                 // Keep our copy fresh but never lose a deletionTimestamp seen earlier.
                 if p.metadata.uid.as_deref() == Some(self.uid.as_str())
                     && self.pod.metadata.deletion_timestamp.is_none()

@@ -75,6 +75,9 @@ pub(crate) struct PodWorker {
     pub start_time: Time,
     pub pod_ip: String,
     pub last_status: Option<serde_json::Value>,
+    /// resourceVersion of the pod our last status write produced: older copies arriving
+    /// later on the watch are not someone else's change.
+    pub last_status_rv: u64,
     pub condition_times: BTreeMap<String, (String, Time)>,
     pub state: State,
 }
@@ -113,6 +116,7 @@ impl PodWorker {
             start_time,
             pod_ip: String::new(),
             last_status: None,
+            last_status_rv: 0,
             condition_times: BTreeMap::new(),
             state: State::Setup,
         };
@@ -232,6 +236,7 @@ impl PodWorker {
                     if self.pod.metadata.deletion_timestamp.is_none() {
                         self.pod.metadata.deletion_timestamp = deleting;
                     }
+                    self.notice_foreign_conditions();
                 }
                 None => {
                     if !matches!(self.state, State::Done) {
