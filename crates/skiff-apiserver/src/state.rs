@@ -25,6 +25,12 @@ pub struct Config {
     pub join: Option<crate::join::JoinAuthority>,
     /// Signs service account tokens; absent, the server makes an in-memory key at start.
     pub token_signer: Option<Arc<crate::sa_token::TokenSigner>>,
+    /// tolerationSeconds of the not-ready NoExecute toleration pods get by default
+    /// (--default-not-ready-toleration-seconds).
+    pub default_not_ready_toleration_seconds: i64,
+    /// tolerationSeconds of the unreachable NoExecute toleration pods get by default
+    /// (--default-unreachable-toleration-seconds).
+    pub default_unreachable_toleration_seconds: i64,
 }
 
 impl Default for Config {
@@ -36,6 +42,8 @@ impl Default for Config {
             ca_pem: String::new(),
             join: None,
             token_signer: None,
+            default_not_ready_toleration_seconds: 300,
+            default_unreachable_toleration_seconds: 300,
         }
     }
 }

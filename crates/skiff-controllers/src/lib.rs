@@ -15,6 +15,12 @@
 //!
 //! - [`deployment`]: Deployments roll out through ReplicaSets;
 //! - [`replica_set`]: ReplicaSets and ReplicationControllers keep their pods;
+//! - [`job`]: Jobs run pods to completion (and [`job::ttl`] deletes finished ones);
+//! - [`cron_job`]: CronJobs start Jobs on a cron schedule;
+//! - [`disruption`]: PodDisruptionBudget status, read by the eviction subresource;
+//! - [`node_lifecycle`]: lost nodes go Unknown, get tainted, and lose their pods;
+//! - [`daemon_set`]: DaemonSets run one pod per eligible node;
+//! - [`stateful_set`]: StatefulSets keep ordered pods with stable names and claims;
 //! - [`history`]: ControllerRevisions, the template history of StatefulSets and DaemonSets;
 //! - [`workloads`]: wires the workload controllers to their shared caches
 //!   ([`informer`]) and work queues ([`work_queue`]).
@@ -23,16 +29,21 @@
 //! the scheduler's VolumeBinding plugin.
 
 pub mod caches;
+pub mod cron_job;
+pub mod daemon_set;
 pub mod deployment;
+pub mod disruption;
 pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod finalizers;
 pub mod history;
 pub mod informer;
+pub mod job;
 pub mod label_selector;
 pub mod local_path;
 pub mod metrics;
+pub mod node_lifecycle;
 pub mod owner_refs;
 pub mod pod_state;
 pub mod pv_controller;
@@ -41,6 +52,7 @@ pub mod pvc_protection;
 pub mod quantity;
 pub mod replica_set;
 mod run;
+pub mod stateful_set;
 pub mod storage_class;
 pub mod volume_match;
 pub mod work_queue;

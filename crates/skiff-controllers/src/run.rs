@@ -14,12 +14,15 @@ use tracing::Instrument;
 pub struct ControllersConfig {
     /// Create the default `local-path` StorageClass when absent.
     pub default_storage_class: bool,
+    /// Node health monitoring and taint-based eviction.
+    pub node_lifecycle: crate::node_lifecycle::Config,
 }
 
 impl Default for ControllersConfig {
     fn default() -> ControllersConfig {
         ControllersConfig {
             default_storage_class: true,
+            node_lifecycle: Default::default(),
         }
     }
 }
@@ -75,7 +78,7 @@ pub async fn run(
             .instrument(tracing::info_span!("pvc-protection")),
     );
     loops.spawn(
-        crate::workloads::run(client.clone(), stop.clone())
+        crate::workloads::run(client.clone(), cfg.node_lifecycle.clone(), stop.clone())
             .map(|r| ("workloads", r))
             .instrument(tracing::info_span!("workloads")),
     );

@@ -109,8 +109,12 @@ pub async fn drive<K, C>(
 /// How long a failed reconcile waits before its retry.
 pub const RETRY_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The error policy most controllers share: log (write conflicts quietly, as they are
-/// expected when caches lag) and retry the key after [`RETRY_AFTER_ERROR`].
+/// How long a reconcile that lost a write conflict waits: the cache is just behind.
+pub const RETRY_AFTER_CONFLICT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The error policy the work-queue controllers share: log (write conflicts quietly, as
+/// they are expected when caches lag) and retry the key, soon after a conflict and after
+/// [`RETRY_AFTER_ERROR`] otherwise.
 pub fn retry_after_error<K, C>(obj: Arc<K>, e: &ControllerError, _: Arc<C>) -> Action
 where
     K: Resource<DynamicType = ()>,
@@ -118,8 +122,8 @@ where
     let (kind, name) = (K::kind(&()), obj.meta().name.clone().unwrap_or_default());
     if e.http_code() == Some(409) {
         tracing::debug!(%kind, %name, error = %e, "write conflict; retrying");
-    } else {
-        tracing::warn!(%kind, %name, error = %e, "reconcile failed; retrying");
+        return Action::requeue(RETRY_AFTER_CONFLICT);
     }
+    tracing::warn!(%kind, %name, error = %e, "reconcile failed; retrying");
     Action::requeue(RETRY_AFTER_ERROR)
 }

@@ -4,8 +4,12 @@
 use crate::error::ControllerError;
 use crate::informer::Informer;
 use futures_util::future::FutureExt;
-use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ReplicationController};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Client;
 use std::future::Future;
 use tokio::task::JoinSet;
@@ -14,14 +18,23 @@ use tracing::Instrument;
 /// Run the workload controllers until `shutdown` resolves.
 pub async fn run(
     client: Client,
+    node_lifecycle: crate::node_lifecycle::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
 ) -> Result<(), ControllerError> {
     let mut pods = Informer::<Pod>::new();
     let mut replica_sets = Informer::<ReplicaSet>::new();
     let mut rcs = Informer::<ReplicationController>::new();
     let mut deployments = Informer::<Deployment>::new();
+    let mut jobs = Informer::<Job>::new();
+    let mut cron_jobs = Informer::<CronJob>::new();
     // StatefulSets and DaemonSets keep their template history here.
-    let revisions = Informer::<ControllerRevision>::new();
+    let mut revisions = Informer::<ControllerRevision>::new();
+    let mut nodes = Informer::<Node>::new();
+    let mut daemon_sets = Informer::<DaemonSet>::new();
+    let mut budgets = Informer::<PodDisruptionBudget>::new();
+    let mut stateful_sets = Informer::<StatefulSet>::new();
+    // StatefulSets create their pods' claims once and keep them.
+    let mut claims = Informer::<PersistentVolumeClaim>::new();
     let mut loops = JoinSet::new();
     loops.spawn(
         crate::replica_set::register(&client, &mut pods, &mut replica_sets, shutdown.clone())
@@ -44,12 +57,76 @@ pub async fn run(
         .map(|r| ("deployment-controller", r))
         .instrument(tracing::info_span!("deployment-controller")),
     );
+    loops.spawn(
+        crate::job::register(&client, &mut pods, &mut jobs, shutdown.clone())
+            .map(|r| ("job-controller", r))
+            .instrument(tracing::info_span!("job-controller")),
+    );
+    loops.spawn(
+        crate::job::ttl::register(&client, &mut jobs, shutdown.clone())
+            .map(|r| ("ttl-after-finished-controller", r))
+            .instrument(tracing::info_span!("ttl-after-finished-controller")),
+    );
+    loops.spawn(
+        crate::cron_job::register(&client, &mut jobs, &mut cron_jobs, shutdown.clone())
+            .map(|r| ("cronjob-controller", r))
+            .instrument(tracing::info_span!("cronjob-controller")),
+    );
+    loops.spawn(
+        crate::disruption::register(
+            &client,
+            &mut pods,
+            &mut budgets,
+            &replica_sets,
+            &deployments,
+            &rcs,
+            shutdown.clone(),
+        )
+        .map(|r| ("disruption-controller", r))
+        .instrument(tracing::info_span!("disruption-controller")),
+    );
+    loops.spawn(
+        crate::node_lifecycle::register(&client, &pods, node_lifecycle, shutdown.clone())
+            .map(|r| ("node-lifecycle-controller", r))
+            .instrument(tracing::info_span!("node-lifecycle-controller")),
+    );
+    loops.spawn(
+        crate::daemon_set::register(
+            &client,
+            &mut pods,
+            &mut nodes,
+            &mut revisions,
+            &mut daemon_sets,
+            shutdown.clone(),
+        )
+        .map(|r| ("daemonset-controller", r))
+        .instrument(tracing::info_span!("daemonset-controller")),
+    );
+    loops.spawn(
+        crate::stateful_set::register(
+            &client,
+            &mut pods,
+            &mut stateful_sets,
+            &mut revisions,
+            &mut claims,
+            shutdown.clone(),
+        )
+        .map(|r| ("statefulset-controller", r))
+        .instrument(tracing::info_span!("statefulset-controller")),
+    );
     let mut caches = JoinSet::new();
     pods.spawn(&client, &mut caches);
+    budgets.spawn(&client, &mut caches);
     replica_sets.spawn(&client, &mut caches);
     rcs.spawn(&client, &mut caches);
     deployments.spawn(&client, &mut caches);
+    jobs.spawn(&client, &mut caches);
+    cron_jobs.spawn(&client, &mut caches);
     revisions.spawn(&client, &mut caches);
+    nodes.spawn(&client, &mut caches);
+    daemon_sets.spawn(&client, &mut caches);
+    stateful_sets.spawn(&client, &mut caches);
+    claims.spawn(&client, &mut caches);
     let mut result = Ok(());
     while let Some(done) = loops.join_next().await {
         if let Ok((name, Err(e))) = done {

@@ -1,6 +1,37 @@
-//! Standard 5-field cron parsing with robfig/cron v3 error wording (CronJob schedules).
+//! Standard 5-field cron parsing with robfig/cron v3 semantics and error wording: the one
+//! parser for CronJob schedules, used by validation (does it parse?) and by the CronJob
+//! controller (when does it fire?).
 
 use crate::error::ParseError;
+use std::time::Duration;
+
+/// A schedule's five fields as bit sets (bit i set = value i matches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronFields {
+    /// Minutes 0–59.
+    pub minute: u64,
+    /// Hours 0–23.
+    pub hour: u64,
+    /// Days of the month 1–31.
+    pub dom: u64,
+    /// Months 1–12.
+    pub month: u64,
+    /// Days of the week 0–6, Sunday = 0.
+    pub dow: u64,
+    /// Day-of-month was `*` or `?` (then a day must match both day fields, not either).
+    pub dom_star: bool,
+    /// Day-of-week was `*` or `?`.
+    pub dow_star: bool,
+}
+
+/// A parsed schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CronSchedule {
+    /// Matching on calendar fields (the @yearly…@hourly macros expand to these).
+    Fields(CronFields),
+    /// `@every <duration>`: a fixed period, whole seconds, at least one (as robfig).
+    Every(Duration),
+}
 
 struct Bounds {
     min: u32,
@@ -38,43 +69,69 @@ const DOW: Bounds = Bounds {
 
 /// Checks a schedule the way `cron.ParseStandard` would; `Ok` means it parses.
 pub fn parse_standard(spec: &str) -> Result<(), ParseError> {
+    parse(spec).map(drop)
+}
+
+/// Parse a schedule the way `cron.ParseStandard` does.
+pub fn parse(spec: &str) -> Result<CronSchedule, ParseError> {
     let err = |s: String| Err(ParseError::Cron(s));
     let spec = spec.trim();
     if spec.is_empty() {
         return err("empty spec string".to_string());
     }
     if let Some(desc) = spec.strip_prefix('@') {
-        return match desc {
-            "yearly" | "annually" | "monthly" | "weekly" | "daily" | "midnight" | "hourly" => {
-                Ok(())
+        let fields = match desc {
+            "yearly" | "annually" => "0 0 1 1 *",
+            "monthly" => "0 0 1 * *",
+            "weekly" => "0 0 * * 0",
+            "daily" | "midnight" => "0 0 * * *",
+            "hourly" => "0 * * * *",
+            _ => {
+                return match desc.strip_prefix("every ").map(str::trim) {
+                    Some(d) => match go_duration(d) {
+                        Some(period) => {
+                            let secs = period.as_secs().max(1);
+                            Ok(CronSchedule::Every(Duration::from_secs(secs)))
+                        }
+                        None => err(format!(
+                            "failed to parse duration {spec}: time: invalid duration \"{d}\""
+                        )),
+                    },
+                    None => err(format!("unrecognized descriptor: {spec}")),
+                };
             }
-            _ => match desc.strip_prefix("every ") {
-                Some(d) if valid_go_duration(d.trim()) => Ok(()),
-                Some(d) => err(format!(
-                    "failed to parse duration {spec}: time: invalid duration \"{}\"",
-                    d.trim()
-                )),
-                None => err(format!("unrecognized descriptor: {spec}")),
-            },
         };
+        return parse(fields);
     }
-    let fields: Vec<&str> = spec.split_whitespace().collect();
-    if fields.len() != 5 {
+    let parts: Vec<&str> = spec.split_whitespace().collect();
+    if parts.len() != 5 {
         return err(format!(
             "expected exactly 5 fields, found {}: [{}]",
-            fields.len(),
-            fields.join(" ")
+            parts.len(),
+            parts.join(" ")
         ));
     }
-    for (field, bounds) in fields.iter().zip([MINUTE, HOUR, DOM, MONTH, DOW]) {
-        for expr in field.split(',') {
-            parse_range(expr, &bounds).map_err(ParseError::Cron)?;
+    let field = |i: usize, b: &Bounds| -> Result<u64, ParseError> {
+        let mut bits = 0;
+        for expr in parts[i].split(',') {
+            bits |= parse_range(expr, b).map_err(ParseError::Cron)?;
         }
-    }
-    Ok(())
+        Ok(bits)
+    };
+    Ok(CronSchedule::Fields(CronFields {
+        minute: field(0, &MINUTE)?,
+        hour: field(1, &HOUR)?,
+        dom: field(2, &DOM)?,
+        month: field(3, &MONTH)?,
+        dow: field(4, &DOW)?,
+        dom_star: parts[2].starts_with(['*', '?']),
+        dow_star: parts[4].starts_with(['*', '?']),
+    }))
 }
 
-fn parse_range(expr: &str, b: &Bounds) -> Result<(), String> {
+/// The values `expr` (one list element: `*`, `N`, `N-M`, with an optional `/step`)
+/// matches, as a bit set.
+fn parse_range(expr: &str, b: &Bounds) -> Result<u64, String> {
     let range_and_step: Vec<&str> = expr.split('/').collect();
     let low_high: Vec<&str> = range_and_step[0].split('-').collect();
     let single = low_high.len() == 1;
@@ -120,7 +177,13 @@ fn parse_range(expr: &str, b: &Bounds) -> Result<(), String> {
     if step == 0 {
         return Err(format!("step of range should be a positive number: {expr}"));
     }
-    Ok(())
+    let mut bits = 0u64;
+    let mut v = start;
+    while v <= end {
+        bits |= 1 << v;
+        v += step;
+    }
+    Ok(bits)
 }
 
 fn parse_int_or_name(s: &str, names: &[&str]) -> Result<u32, String> {
@@ -147,33 +210,49 @@ fn must_parse_int(s: &str) -> Result<u32, String> {
     }
 }
 
-/// Go `time.ParseDuration` shape: one or more `<number><unit>` groups.
-fn valid_go_duration(s: &str) -> bool {
-    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+/// Go's `time.ParseDuration`: one or more `<number><unit>` groups with an optional sign
+/// (units ns, us, µs, ms, s, m, h); None when malformed. Negative durations come back as
+/// zero (a schedule period cannot be negative; robfig raises it to one second anyway).
+fn go_duration(s: &str) -> Option<Duration> {
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
     if s == "0" {
-        return true;
+        return Some(Duration::ZERO);
     }
+    if s.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
     let mut rest = s;
-    if rest.is_empty() {
-        return false;
-    }
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         if num_len == 0 {
-            return false;
+            return None;
         }
+        let n: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit = ["ns", "us", "µs", "ms", "s", "m", "h"]
-            .iter()
-            .find(|u| rest.starts_with(**u));
-        match unit {
-            Some(u) => rest = &rest[u.len()..],
-            None => return false,
-        }
+        let (unit, scale) = [
+            ("ns", 1e-9),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("ms", 1e-3),
+            ("s", 1.0),
+            ("m", 60.0),
+            ("h", 3600.0),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))?;
+        total += n * scale;
+        rest = &rest[unit.len()..];
     }
-    true
+    if negative {
+        return Some(Duration::ZERO);
+    }
+    Duration::try_from_secs_f64(total).ok()
 }
 
 #[cfg(test)]
@@ -223,5 +302,39 @@ mod tests {
             let want = want.map(|w| w.replace("exactly 4 fields", "exactly 5 fields"));
             assert_eq!(got, want, "{spec}");
         }
+    }
+
+    #[test]
+    fn fields_become_bit_sets_and_macros_expand() {
+        let CronSchedule::Fields(f) = parse("*/15 9-17 * JAN,jun 1-5").expect("parses") else {
+            panic!("fields expected");
+        };
+        assert_eq!(f.minute, 1 | 1 << 15 | 1 << 30 | 1 << 45);
+        assert_eq!(f.hour, (9..=17).fold(0, |b, h| b | 1 << h));
+        assert_eq!(f.month, 1 << 1 | 1 << 6);
+        assert_eq!(f.dow, (1..=5).fold(0, |b, d| b | 1 << d));
+        assert!(f.dom_star && !f.dow_star);
+        assert_eq!(parse("@daily"), parse("0 0 * * *"));
+        assert_eq!(parse("@weekly"), parse("0 0 * * 0"));
+        let CronSchedule::Fields(f) = parse("5/20 * * * *").expect("parses") else {
+            panic!("fields expected");
+        };
+        assert_eq!(
+            f.minute,
+            1 << 5 | 1 << 25 | 1 << 45,
+            "N/step runs to the maximum"
+        );
+    }
+
+    #[test]
+    fn every_takes_whole_seconds_at_least_one() {
+        let every = |s: &str| match parse(s) {
+            Ok(CronSchedule::Every(d)) => d,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(every("@every 1h30m"), Duration::from_secs(5400));
+        assert_eq!(every("@every 1.5s"), Duration::from_secs(1));
+        assert_eq!(every("@every 500ms"), Duration::from_secs(1));
+        assert!(parse("@every 5x").is_err());
     }
 }

@@ -10,7 +10,7 @@ mod batch;
 mod cluster;
 mod config;
 mod crd;
-mod cron;
+pub mod cron;
 mod decode;
 mod defaults;
 mod error;

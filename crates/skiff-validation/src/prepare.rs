@@ -12,6 +12,9 @@ pub fn prepare_for_create(group: &str, kind: &str, obj: &mut Value) {
     if (group, kind) == ("batch", "Job") {
         batch::generate_job_selector(obj);
     }
+    if (group, kind) == ("apps", "DaemonSet") {
+        set_template_generation(obj, None);
+    }
 }
 
 /// Prepares an update before `validate_update`: system metadata the request left
@@ -22,6 +25,48 @@ pub fn prepare_for_update(group: &str, kind: &str, new: &mut Value, old: &Value)
     inherit_system_meta(new, old);
     if (group, kind) == ("", "Service") {
         inherit_service_allocations(new, old);
+    }
+    if (group, kind) == ("apps", "DaemonSet") {
+        set_template_generation(new, Some(old));
+    }
+}
+
+/// Where apps/v1 shows a DaemonSet's (internal) spec.templateGeneration.
+const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+/// The template generation is server-owned: 1 on create (or the client's value if higher,
+/// as upstream), and on update the stored value, plus one when spec.template changed. The
+/// DaemonSet controller labels pods with it (pod-template-generation).
+fn set_template_generation(obj: &mut Value, old: Option<&Value>) {
+    let read = |v: &Value| {
+        v.get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(TEMPLATE_GENERATION))
+            .and_then(Value::as_str)
+            .and_then(|g| g.parse::<i64>().ok())
+    };
+    let generation = match old {
+        None => read(obj).filter(|g| *g >= 1).unwrap_or(1),
+        Some(old) => {
+            let stored = read(old).unwrap_or(1);
+            let changed = old.pointer("/spec/template") != obj.pointer("/spec/template");
+            stored + i64::from(changed)
+        }
+    };
+    let Some(meta) = crate::json::ensure_obj(obj, "metadata") else {
+        return;
+    };
+    let annotations = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !annotations.is_object() {
+        *annotations = Value::Object(Map::new());
+    }
+    if let Some(a) = annotations.as_object_mut() {
+        a.insert(
+            TEMPLATE_GENERATION.into(),
+            Value::from(generation.to_string()),
+        );
     }
 }
 
@@ -132,6 +177,23 @@ fn inherit_service_allocations(new: &mut Value, old: &Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn daemon_set_template_generation_follows_the_template() {
+        let mut ds = json!({"metadata": {"name": "a"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}});
+        prepare_for_create("apps", "DaemonSet", &mut ds);
+        assert_eq!(ds["metadata"]["annotations"][TEMPLATE_GENERATION], "1");
+        let old = ds.clone();
+        let mut same = old.clone();
+        same["spec"]["minReadySeconds"] = json!(5);
+        same["metadata"]["annotations"][TEMPLATE_GENERATION] = json!("9");
+        prepare_for_update("apps", "DaemonSet", &mut same, &old);
+        assert_eq!(same["metadata"]["annotations"][TEMPLATE_GENERATION], "1");
+        let mut changed = old.clone();
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("x:2");
+        prepare_for_update("apps", "DaemonSet", &mut changed, &old);
+        assert_eq!(changed["metadata"]["annotations"][TEMPLATE_GENERATION], "2");
+    }
 
     #[test]
     fn update_inherits_system_fields_and_allocations() {

@@ -299,8 +299,47 @@ pub fn validate_stateful_set(obj: &Value) -> Vec<FieldError> {
     errs.extend(nonnegative(spec, "minReadySeconds", "spec"));
     errs.extend(nonnegative(spec, "revisionHistoryLimit", "spec"));
     errs.extend(validate_selector_and_template(spec, "spec", "statefulset"));
-    errs.extend(validate_replica_template(spec, "spec"));
+    errs.extend(validate_replica_template(&with_claim_volumes(spec), "spec"));
     errs
+}
+
+/// The spec with a volume per volumeClaimTemplate added to its template, as the
+/// controller adds them to each pod, so mounts of claim templates are not "Not found".
+fn with_claim_volumes(spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    let names: Vec<String> = spec
+        .get("volumeClaimTemplates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.pointer("/metadata/name").and_then(Value::as_str))
+        .map(String::from)
+        .collect();
+    if names.is_empty() {
+        return spec;
+    }
+    if let Some(pspec) = spec
+        .pointer_mut("/template/spec")
+        .and_then(Value::as_object_mut)
+    {
+        let vols = pspec
+            .entry("volumes")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(vols) = vols.as_array_mut() {
+            vols.retain(|v| {
+                !names
+                    .iter()
+                    .any(|n| v.get("name").and_then(Value::as_str) == Some(n))
+            });
+            for n in names {
+                vols.push(serde_json::json!({
+                    "name": n,
+                    "persistentVolumeClaim": {"claimName": n},
+                }));
+            }
+        }
+    }
+    spec
 }
 
 /// DaemonSet spec.
@@ -561,6 +600,21 @@ mod tests {
         let mut scaled = ss.clone();
         scaled["spec"]["replicas"] = json!(5);
         assert!(validate_workload_update("StatefulSet", &scaled, &old).is_empty());
+    }
+
+    #[test]
+    fn statefulset_mounts_may_name_claim_templates() {
+        let mut ss = deployment();
+        ss["spec"]["podManagementPolicy"] = json!("OrderedReady");
+        ss["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+        ss["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] =
+            json!([{"name": "data", "mountPath": "/data"}]);
+        assert_eq!(
+            msgs(validate_stateful_set(&ss)),
+            vec!["spec.template.spec.containers[0].volumeMounts[0].name: Not found: \"data\""]
+        );
+        ss["spec"]["volumeClaimTemplates"] = json!([{"metadata": {"name": "data"}}]);
+        assert!(validate_stateful_set(&ss).is_empty());
     }
 
     #[test]

@@ -63,6 +63,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             skiff_apiserver::sa_token::TokenSigner::ensure(&args.data_dir.join("pki"))
                 .context("preparing the service account signing key")?,
         )),
+        default_not_ready_toleration_seconds: args.default_not_ready_toleration_seconds,
+        default_unreachable_toleration_seconds: args.default_unreachable_toleration_seconds,
         ..Config::default()
     };
     let state = ApiServer::new(store.clone(), tokens, config, shutdown_rx);
@@ -122,8 +124,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             .add_source(Box::new(skiff_controllers::metrics::render));
         let client = crate::node::client(&kubeconfig_path).await?;
         let shutdown = node_shutdown.clone();
+        let node_monitor_grace_period = args.node_monitor_grace_period;
+        let node_monitor_period = args.node_monitor_period;
         tokio::spawn(async move {
-            let cfg = skiff_controllers::ControllersConfig::default();
+            let mut cfg = skiff_controllers::ControllersConfig::default();
+            cfg.node_lifecycle.grace_period = node_monitor_grace_period;
+            cfg.node_lifecycle.monitor_period = node_monitor_period;
             if let Err(e) = skiff_controllers::run(client, cfg, shutdown).await {
                 tracing::error!(error = %e, "controllers stopped");
             }

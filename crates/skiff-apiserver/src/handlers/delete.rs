@@ -247,6 +247,10 @@ pub async fn delete_collection(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     ))
 }
 
+/// How often an eviction re-reads a budget that changed under it before giving up
+/// (upstream's EvictionsRetry steps).
+const EVICTION_RETRIES: usize = 20;
+
 /// POST pods/NAME/eviction: delete the pod unless a PodDisruptionBudget forbids it.
 pub async fn evict(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let name = ctx.name()?.to_string();
@@ -261,83 +265,62 @@ pub async fn evict(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     if let Some(d) = body.get("deleteOptions") {
         DeleteOptions::from_value(&mut opts, d)?;
     }
-    let phase = pod
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let terminal = phase == "Succeeded" || phase == "Failed";
+    if ctx.query.get("dryRun") == Some("All") {
+        opts.dry_run = true;
+    }
     let registry = ctx.state.registry();
     if let (false, Some(pdb_info)) = (
-        terminal,
+        super::eviction::can_ignore_budgets(&pod),
         registry.get("policy", "v1", "poddisruptionbudgets"),
     ) {
-        let (pdbs, _) = ctx.state.store.list(&pdb_info.namespace_prefix(Some(&ns)));
-        let matching: Vec<_> = pdbs
-            .into_iter()
-            .filter(|p| {
-                let v = p.value();
-                let sel = v.pointer("/spec/selector").cloned().unwrap_or(Value::Null);
-                skiff_selectors::LabelSelector::from_json(&sel)
-                    .map(|s| !s.is_empty() && s.matches(meta::labels(&pod)))
-                    .unwrap_or(false)
-            })
-            .collect();
-        if matching.len() > 1 {
-            return Err(ApiError::internal("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."));
-        }
-        if let Some(pdb) = matching.first() {
-            let v = pdb.value();
-            let allowed = v
-                .pointer("/status/disruptionsAllowed")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            let observed = v
-                .pointer("/status/observedGeneration")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            let generation = v
-                .pointer("/metadata/generation")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            if allowed < 1 || observed < generation {
-                let pdb_name = meta::name(&v).unwrap_or("");
-                let desired = v
-                    .pointer("/status/desiredHealthy")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-                let healthy = v
-                    .pointer("/status/currentHealthy")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-                let mut e = ApiError::too_many_requests(
-                    "Cannot evict pod as it would violate the pod's disruption budget.",
-                    10,
-                );
-                e.causes = vec![Cause {
-                    reason: "DisruptionBudget".into(),
-                    message: format!("The disruption budget {pdb_name} needs {desired} healthy pods and has {healthy} currently"),
-                    field: String::new(),
-                }];
-                return Err(e);
+        for attempt in 0.. {
+            let (pdbs, _) = ctx.state.store.list(&pdb_info.namespace_prefix(Some(&ns)));
+            let matching: Vec<_> = pdbs
+                .into_iter()
+                .filter(|p| super::eviction::selects(&p.value(), &pod))
+                .collect();
+            if matching.len() > 1 {
+                return Err(ApiError::internal("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."));
             }
-            if !opts.dry_run {
-                let mut updated = v.clone();
-                updated["status"]["disruptionsAllowed"] = json!(allowed - 1);
-                updated["status"]["disruptedPods"][&name] = json!(meta::now_rfc3339());
-                ctx.state
-                    .store
-                    .update(pdb.key.clone(), Some(pdb.mod_rev), updated)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::Conflict { .. } => ApiError::too_many_requests(
-                            "the disruption budget changed; retry the eviction",
-                            1,
-                        ),
-                        other => store_error(&pdb_info, &name, other),
-                    })?;
+            let Some(pdb) = matching.first() else {
+                break;
+            };
+            let Some(updated) = super::eviction::check_and_decrement(&pdb.value(), &pod, &name)?
+            else {
+                break;
+            };
+            if opts.dry_run {
+                break;
+            }
+            match ctx
+                .state
+                .store
+                .update(pdb.key.clone(), Some(pdb.mod_rev), updated)
+                .await
+            {
+                Ok(_) => break,
+                Err(StoreError::Conflict { .. }) if attempt + 1 < EVICTION_RETRIES => continue,
+                Err(e) => return Err(store_error(&pdb_info, &name, e)),
             }
         }
     }
+    // A resourceVersion precondition names the pod as the client saw it: leave it be.
+    if !opts.dry_run && opts.resource_version.is_none() {
+        mark_disruption_target(ctx).await;
+    }
     delete_object(ctx, &ctx.key()?, &name, &opts).await?;
     Ok(http::json(201, &skiff_api::status::success(201)))
+}
+
+/// Record on the pod why it is going (the DisruptionTarget condition); best effort, as a
+/// pod whose status moved meanwhile is deleted all the same.
+async fn mark_disruption_target(ctx: &Ctx) {
+    let (Ok(key), Ok(cur)) = (ctx.key(), ctx.current()) else {
+        return;
+    };
+    let mut pod = cur.value();
+    super::eviction::add_disruption_target(&mut pod, &meta::now_rfc3339());
+    if let Err(e) = ctx.state.store.update(key, Some(cur.mod_rev), pod).await {
+        tracing::debug!(error = %e, "adding the DisruptionTarget condition before eviction");
+    }
 }

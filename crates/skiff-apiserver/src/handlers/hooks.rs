@@ -39,6 +39,11 @@ pub async fn before_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
             let info = sa_info.as_ref()?;
             Some(ctx.state.store.get(&info.key(Some(&ns), name))?.value())
         })?;
+        super::default_tolerations::admit(
+            obj,
+            ctx.state.config.default_not_ready_toleration_seconds,
+            ctx.state.config.default_unreachable_toleration_seconds,
+        );
     } else if is(info, "", "persistentvolumeclaims") || is(info, "", "persistentvolumes") {
         obj["status"] = json!({"phase": "Pending"});
         // StorageObjectInUseProtection admission: the controllers remove these.

@@ -1,6 +1,8 @@
 //! Resource endpoints: one module per verb family, dispatched from here.
 
+mod default_tolerations;
 mod delete;
+mod eviction;
 mod hooks;
 mod read;
 mod reviews;

@@ -15,6 +15,8 @@ pub struct Cluster {
     pub port: u16,
     /// Which node-side components the server runs.
     node: Node,
+    /// Extra `skiff server` flags.
+    extra_args: Vec<String>,
 }
 
 /// Node-side components of a test server.
@@ -65,6 +67,7 @@ impl Cluster {
             dir,
             port: free_port(),
             node: Node::None,
+            extra_args: Vec::new(),
         };
         c.spawn();
         c
@@ -78,6 +81,7 @@ impl Cluster {
             dir,
             port: free_port(),
             node: Node::SchedulerOnly,
+            extra_args: Vec::new(),
         };
         c.spawn();
         c
@@ -93,6 +97,23 @@ impl Cluster {
             dir,
             port: free_port(),
             node: Node::Agent(free_port()),
+            extra_args: Vec::new(),
+        };
+        import_busybox(c.scratch(), &c.data_dir());
+        c.spawn();
+        c
+    }
+
+    /// Like [`Cluster::start_with_agent`], with extra `skiff server` flags (e.g. a short
+    /// `--node-monitor-grace-period`).
+    pub fn start_with_agent_args(args: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = Cluster {
+            child: None,
+            dir,
+            port: free_port(),
+            node: Node::Agent(free_port()),
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
         };
         import_busybox(c.scratch(), &c.data_dir());
         c.spawn();
@@ -151,6 +172,7 @@ impl Cluster {
                 "--disable-controllers",
             ]),
         };
+        cmd.args(&self.extra_args);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(log)
