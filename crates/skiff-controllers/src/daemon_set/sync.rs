@@ -7,7 +7,7 @@ use super::{key_of, revisions, Ctx, BURST};
 use crate::error::ControllerError;
 use crate::history::HASH_LABEL;
 use crate::label_selector;
-use crate::owner_refs::{adopt, controller_of, controller_ref, release};
+use crate::owner_refs::{claim, controller_ref};
 use futures_util::future::join_all;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
@@ -110,56 +110,10 @@ async fn claim_pods(
     ds: &DaemonSet,
     selector: &LabelSelector,
 ) -> Result<Vec<Arc<Pod>>, ControllerError> {
-    let ns = ds.namespace().unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut owned = Vec::new();
-    let mut can_adopt: Option<bool> = None;
-    for pod in ctx.pods.state() {
-        if pod.namespace().as_deref() != Some(ns.as_str()) {
-            continue;
-        }
-        let matches = label_selector::matches(selector, pod.metadata.labels.as_ref());
-        let terminating = pod.metadata.deletion_timestamp.is_some();
-        match controller_of(pod.as_ref()) {
-            Some(r) if Some(&r.uid) == ds.metadata.uid.as_ref() => {
-                if matches {
-                    owned.push(pod);
-                } else if !terminating {
-                    release(&api, ds, pod.as_ref()).await?;
-                }
-            }
-            Some(_) => {}
-            None if matches && !terminating => {
-                if can_adopt.is_none() {
-                    can_adopt = Some(still_current(ctx, ds).await?);
-                }
-                if can_adopt == Some(true) {
-                    match adopt(&api, ds, pod.as_ref()).await {
-                        Ok(p) => owned.push(Arc::new(p)),
-                        // Changed or gone meanwhile: its next event brings it back here.
-                        Err(e) if matches!(e.http_code(), Some(404) | Some(409)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            None => {}
-        }
-    }
-    Ok(owned)
-}
-
-/// Re-read the set before adopting (upstream's canAdopt): a cached set may already be
-/// deleted or replaced by a namesake.
-async fn still_current(ctx: &Ctx, ds: &DaemonSet) -> Result<bool, ControllerError> {
-    let api: Api<DaemonSet> =
-        Api::namespaced(ctx.client.clone(), &ds.namespace().unwrap_or_default());
-    let fresh = api
-        .get_opt(&ds.name_any())
-        .await
-        .map_err(ControllerError::api(format!("reading {}", ds.name_any())))?;
-    Ok(fresh.is_some_and(|f| {
-        f.metadata.uid == ds.metadata.uid && f.metadata.deletion_timestamp.is_none()
-    }))
+    claim(&ctx.client, ds, ctx.pods.state(), |pod: &Pod| {
+        label_selector::matches(selector, pod.metadata.labels.as_ref())
+    })
+    .await
 }
 
 /// Create the pods nodes lack and delete the ones they must lose (upstream's manage).

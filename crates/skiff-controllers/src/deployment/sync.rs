@@ -5,7 +5,7 @@ use super::rules::{self, rs_available, rs_replicas};
 use super::{pod_template_hash, Ctx, COMPONENT, HASH_LABEL};
 use crate::error::ControllerError;
 use crate::label_selector;
-use crate::owner_refs::{adopt, controller_of, controller_ref, release};
+use crate::owner_refs::{controller_of, controller_ref};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -711,35 +711,14 @@ async fn claim(
     d: &Deployment,
     selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
 ) -> Result<Vec<ReplicaSet>, ControllerError> {
-    let ns = d.namespace().unwrap_or_default();
-    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-    let deleting = d.metadata.deletion_timestamp.is_some();
-    let mut out = Vec::new();
-    for rs in ctx.replica_sets.state() {
-        if rs.namespace().as_deref() != Some(ns.as_str()) {
-            continue;
-        }
-        let matches = label_selector::matches(selector, rs.metadata.labels.as_ref());
-        match controller_of(rs.as_ref()) {
-            Some(c) if Some(&c.uid) == d.metadata.uid.as_ref() => {
-                if matches {
-                    out.push(rs.as_ref().clone());
-                } else if !deleting {
-                    release(&api, d, rs.as_ref()).await?;
-                }
-            }
-            Some(_) => {}
-            None if matches && !deleting && rs.metadata.deletion_timestamp.is_none() => {
-                match adopt(&api, d, rs.as_ref()).await {
-                    Ok(a) => out.push(a),
-                    Err(e) if matches!(e.http_code(), Some(404) | Some(409)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            None => {}
-        }
-    }
-    Ok(out)
+    let owned = crate::owner_refs::claim(
+        &ctx.client,
+        d,
+        ctx.replica_sets.state(),
+        |rs: &ReplicaSet| label_selector::matches(selector, rs.metadata.labels.as_ref()),
+    )
+    .await?;
+    Ok(owned.into_iter().map(|rs| rs.as_ref().clone()).collect())
 }
 
 /// Write the deployment's annotations and status if they changed.

@@ -4,7 +4,7 @@
 use super::{key_of, Ctx, ReplicaOwner, BURST};
 use crate::error::ControllerError;
 use crate::label_selector;
-use crate::owner_refs::{adopt, controller_of, controller_ref, release};
+use crate::owner_refs::{claim, controller_ref};
 use crate::pod_state::{is_active, is_available, ready_since, sort_for_deletion};
 use futures_util::future::join_all;
 use k8s_openapi::api::apps::v1::{ReplicaSetCondition, ReplicaSetStatus};
@@ -36,47 +36,18 @@ pub async fn reconcile<K: ReplicaOwner>(
     ctx: Arc<Ctx<K>>,
 ) -> Result<Action, ControllerError> {
     let key = key_of(owner.as_ref());
-    let ns = owner.namespace().unwrap_or_default();
     let Some(selector) = owner.selector() else {
         return Ok(Action::await_change());
     };
     // Read before listing: a pod observed after this check is in the list below.
     let needs_sync = ctx.expectations.satisfied(&key);
-    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let deleting = owner.meta().deletion_timestamp.is_some();
-    let mut owned: Vec<Arc<Pod>> = Vec::new();
-    let mut can_adopt: Option<bool> = None;
-    for pod in ctx.pods.state() {
-        if pod.namespace().as_deref() != Some(ns.as_str()) || !is_active(&pod) {
-            continue;
-        }
-        let matches = !label_selector::is_empty(&selector)
-            && label_selector::matches(&selector, pod.metadata.labels.as_ref());
-        match controller_of(pod.as_ref()) {
-            Some(r) if Some(&r.uid) == owner.meta().uid.as_ref() => {
-                if matches {
-                    owned.push(pod);
-                } else if !deleting {
-                    release(&pods_api, owner.as_ref(), pod.as_ref()).await?;
-                }
-            }
-            Some(_) => {}
-            None if matches && !deleting => {
-                if can_adopt.is_none() {
-                    can_adopt = Some(still_current(&ctx, owner.as_ref()).await?);
-                }
-                if can_adopt == Some(true) {
-                    match adopt(&pods_api, owner.as_ref(), pod.as_ref()).await {
-                        Ok(p) => owned.push(Arc::new(p)),
-                        // Changed or gone meanwhile: its next event brings it back here.
-                        Err(e) if matches!(e.http_code(), Some(404) | Some(409)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            None => {}
-        }
-    }
+    let active = ctx.pods.state().into_iter().filter(|p| is_active(p));
+    let owned = claim(&ctx.client, owner.as_ref(), active, |pod: &Pod| {
+        !label_selector::is_empty(&selector)
+            && label_selector::matches(&selector, pod.metadata.labels.as_ref())
+    })
+    .await?;
     let mut failure = None;
     if needs_sync && !deleting {
         failure = manage(&ctx, owner.as_ref(), &key, &owned).await;
@@ -98,21 +69,6 @@ pub async fn reconcile<K: ReplicaOwner>(
         return Ok(Action::requeue(UNOBSERVED_RECHECK));
     }
     Ok(Action::await_change())
-}
-
-/// Re-read the owner from the API before adopting (upstream's canAdopt): a cached owner
-/// may already be deleted or replaced by a namesake.
-async fn still_current<K: ReplicaOwner>(ctx: &Ctx<K>, owner: &K) -> Result<bool, ControllerError> {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &owner.namespace().unwrap_or_default());
-    let fresh = api
-        .get_opt(&owner.name_any())
-        .await
-        .map_err(ControllerError::api(format!(
-            "reading {}",
-            owner.name_any()
-        )))?;
-    Ok(fresh
-        .is_some_and(|f| f.meta().uid == owner.meta().uid && f.meta().deletion_timestamp.is_none()))
 }
 
 /// Create or delete pods so `owned` reaches `spec.replicas`.

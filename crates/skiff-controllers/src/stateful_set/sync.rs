@@ -10,7 +10,6 @@ use super::Ctx;
 use crate::error::ControllerError;
 use crate::history;
 use crate::label_selector;
-use crate::owner_refs::{adopt, controlled_by, controller_of, release};
 use crate::pod_state::{is_available, phase, ready_since};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
@@ -83,59 +82,15 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, C
 /// The pods the set owns: adopts orphans that match its selector and are named as its
 /// members, and releases owned pods that no longer qualify (upstream's ClaimPods).
 async fn claim_pods(ctx: &Ctx, set: &StatefulSet) -> Result<Vec<Arc<Pod>>, ControllerError> {
-    let ns = set.namespace().unwrap_or_default();
     let Some(selector) = set.spec.as_ref().map(|s| s.selector.clone()) else {
         return Ok(Vec::new());
     };
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let deleting = set.metadata.deletion_timestamp.is_some();
-    let mut owned = Vec::new();
-    let mut can_adopt = None;
-    for pod in ctx.pods.state() {
-        if pod.namespace().as_deref() != Some(ns.as_str()) {
-            continue;
-        }
-        let matches = !label_selector::is_empty(&selector)
+    crate::owner_refs::claim(&ctx.client, set, ctx.pods.state(), |pod: &Pod| {
+        !label_selector::is_empty(&selector)
             && label_selector::matches(&selector, pod.metadata.labels.as_ref())
-            && identity::is_member_of(set, &pod);
-        match controller_of(pod.as_ref()) {
-            Some(_) if controlled_by(pod.as_ref(), set) => {
-                if matches {
-                    owned.push(pod);
-                } else if !deleting {
-                    release(&api, set, pod.as_ref()).await?;
-                }
-            }
-            Some(_) => {}
-            None if matches && !deleting && pod.metadata.deletion_timestamp.is_none() => {
-                if can_adopt.is_none() {
-                    can_adopt = Some(still_current(ctx, set).await?);
-                }
-                if can_adopt == Some(true) {
-                    match adopt(&api, set, pod.as_ref()).await {
-                        Ok(p) => owned.push(Arc::new(p)),
-                        Err(e) if matches!(e.http_code(), Some(404) | Some(409)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            None => {}
-        }
-    }
-    Ok(owned)
-}
-
-/// Re-read the set before adopting: the cached one may be deleted or replaced.
-async fn still_current(ctx: &Ctx, set: &StatefulSet) -> Result<bool, ControllerError> {
-    let api: Api<StatefulSet> =
-        Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    let fresh = api
-        .get_opt(&set.name_any())
-        .await
-        .map_err(ControllerError::api(format!("reading {}", set.name_any())))?;
-    Ok(fresh.is_some_and(|f| {
-        f.metadata.uid == set.metadata.uid && f.metadata.deletion_timestamp.is_none()
-    }))
+            && identity::is_member_of(set, pod)
+    })
+    .await
 }
 
 fn claim(ctx: &Ctx, ns: &str, name: &str) -> Option<Arc<PersistentVolumeClaim>> {
