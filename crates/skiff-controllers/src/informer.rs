@@ -3,9 +3,10 @@
 //! older than the event that triggered it.
 
 use futures_util::StreamExt;
-use kube::runtime::reflector::{self, store::Writer, Store};
+use kube::runtime::reflector::{self, store::Writer, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -53,6 +54,7 @@ where
     /// Start watching every namespace; the task lives in `tasks`.
     pub fn spawn(self, client: &Client, tasks: &mut JoinSet<()>) {
         let handlers = self.handlers;
+        let reader = self.reader;
         let stream = reflector::reflector(
             self.writer,
             // Caches drop managedFields, as kube-controller-manager's informers do: no
@@ -66,26 +68,56 @@ where
         tasks.spawn(
             async move {
                 let mut stream = std::pin::pin!(stream);
+                // The cache as it was when a (re)list began: the store only takes the
+                // listed objects at InitDone, all at once.
+                let mut before_list: Vec<Arc<K>> = Vec::new();
                 while let Some(ev) = stream.next().await {
-                    let (obj, deleted) = match &ev {
-                        Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => {
-                            (o, false)
+                    match ev {
+                        Ok(watcher::Event::Apply(o)) => notify(&handlers, &o, false),
+                        Ok(watcher::Event::Delete(o)) => notify(&handlers, &o, true),
+                        Ok(watcher::Event::Init) => before_list = reader.state(),
+                        // Not in the store yet: a handler (or the reconcile it enqueues)
+                        // would look it up and find nothing. Announced at InitDone.
+                        Ok(watcher::Event::InitApply(_)) => {}
+                        Ok(watcher::Event::InitDone) => {
+                            let listed = reader.state();
+                            for (obj, deleted) in list_changes(&before_list, &listed) {
+                                notify(&handlers, obj, deleted);
+                            }
+                            before_list = Vec::new();
                         }
-                        Ok(watcher::Event::Delete(o)) => (o, true),
-                        Ok(_) => continue,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cache watch failed; retrying");
-                            continue;
-                        }
-                    };
-                    for h in &handlers {
-                        h(obj, deleted);
+                        Err(e) => tracing::warn!(error = %e, "cache watch failed; retrying"),
                     }
                 }
             }
             .instrument(tracing::info_span!("informer", %kind)),
         );
     }
+}
+
+fn notify<K>(handlers: &[Handler<K>], obj: &K, deleted: bool) {
+    for h in handlers {
+        h(obj, deleted);
+    }
+}
+
+/// What a completed (re)list tells the handlers: objects gone since the cache was last
+/// complete are deletions (upstream's relist "DeletedFinalStateUnknown"), every listed
+/// object is an update.
+fn list_changes<'a, K>(before: &'a [Arc<K>], listed: &'a [Arc<K>]) -> Vec<(&'a K, bool)>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let present: HashSet<ObjectRef<K>> = listed
+        .iter()
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect();
+    before
+        .iter()
+        .filter(|o| !present.contains(&ObjectRef::from_obj(o.as_ref())))
+        .map(|o| (o.as_ref(), true))
+        .chain(listed.iter().map(|o| (o.as_ref(), false)))
+        .collect()
 }
 
 impl<K> Default for Informer<K>
@@ -100,5 +132,39 @@ where
 {
     fn default() -> Self {
         Informer::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::ResourceExt;
+
+    fn cm(name: &str) -> Arc<ConfigMap> {
+        let mut c = ConfigMap::default();
+        c.metadata.name = Some(name.to_string());
+        c.metadata.namespace = Some("default".to_string());
+        Arc::new(c)
+    }
+
+    #[test]
+    fn a_relist_reports_vanished_objects_as_deleted_and_every_listed_one() {
+        let before = vec![cm("kept"), cm("gone")];
+        let listed = vec![cm("kept"), cm("new")];
+        let seen: Vec<(String, bool)> = list_changes(&before, &listed)
+            .into_iter()
+            .map(|(o, deleted)| (o.name_any(), deleted))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("gone".to_string(), true),
+                ("kept".to_string(), false),
+                ("new".to_string(), false)
+            ]
+        );
+        // The first list of an empty cache: updates only.
+        assert_eq!(list_changes(&[], &listed).len(), 2);
     }
 }
