@@ -4,8 +4,10 @@
 
 pub mod args;
 pub mod conn;
+pub mod dns_load;
 pub mod error;
 pub mod load;
+pub mod net;
 pub mod node;
 pub mod plan;
 pub mod procs;

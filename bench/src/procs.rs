@@ -309,11 +309,15 @@ pub async fn start_skiff_with(
             "--disable-controllers".into(),
         ]),
         NodeSide::Scheduler => args.push("--disable-agent".into()),
+        // The pod-startup figures were taken without a pod network, and the benchmark runs
+        // in this machine's own network namespace, which it must leave alone.
         NodeSide::Agent { name, port } => args.extend([
             "--node-name".into(),
             name,
             "--agent-port".into(),
             port.to_string(),
+            "--pod-network".into(),
+            "none".into(),
         ]),
     }
     let mut process = Process::spawn("skiff server", bin, &args, &log)?;

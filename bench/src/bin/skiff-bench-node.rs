@@ -63,6 +63,22 @@ enum What {
         #[arg(long, default_value_t = 1000)]
         roll_replicas: usize,
     },
+    /// Cluster DNS load against a running server: concurrent UDP clients asking one name
+    /// in a closed loop; answered queries/s and latency.
+    Dns {
+        /// The DNS server (`skiff server` listens on the node address, port --dns-port).
+        #[arg(long, default_value = "127.0.0.1:10053")]
+        addr: std::net::SocketAddr,
+        /// The name asked (A records).
+        #[arg(long, default_value = "kubernetes.default.svc.cluster.local")]
+        name: String,
+        /// Concurrent clients, one query in flight each.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds to send for.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 fn busybox_image(tmp: &Path) -> Result<PathBuf, BenchError> {
@@ -244,6 +260,36 @@ async fn schedule(
     Ok(())
 }
 
+async fn dns(
+    addr: std::net::SocketAddr,
+    name: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<(), BenchError> {
+    let load = skiff_bench::dns_load::DnsLoad {
+        server: addr,
+        name: name.to_string(),
+        qtype: 1,
+        concurrency,
+        duration: Duration::from_secs(seconds),
+        timeout: Duration::from_secs(2),
+    };
+    let r = skiff_bench::dns_load::run(&load).await?;
+    println!("cluster DNS, {name} A at {addr}, {concurrency} UDP clients, {seconds} s");
+    println!(
+        "  {:.0} queries/s answered ({} answered, {} failed)",
+        r.qps, r.answered, r.failed
+    );
+    println!(
+        "  latency p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+        r.latency.p50_ms, r.latency.p99_ms, r.latency.max_ms
+    );
+    if r.answered == 0 {
+        return Err(BenchError::Node(format!("no query to {addr} was answered")));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -264,6 +310,7 @@ fn main() -> ExitCode {
                     What::Startup { pods, concurrency } => startup(&args, pods, concurrency).await,
                     What::Schedule { nodes, pods, clients } => schedule(&args, nodes, pods, clients).await,
                     What::Deploy { nodes, replicas, roll_replicas } => deploy(&args, nodes, replicas, roll_replicas).await,
+                    What::Dns { addr, ref name, concurrency, seconds } => dns(addr, name, concurrency, seconds).await,
                 }
             } => r,
             _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),

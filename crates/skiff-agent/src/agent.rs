@@ -45,6 +45,56 @@ pub async fn run(
         crate::local_path::run(client.clone(), cfg.clone(), shutdown.clone())
             .instrument(tracing::info_span!("local_path_cleanup", node = %cfg.node_name)),
     );
+    let network = cfg.network.clone().map(|net| {
+        tokio::spawn(
+            crate::network::run(
+                client.clone(),
+                cfg.clone(),
+                net,
+                runtime.clone(),
+                shutdown.clone(),
+            )
+            .instrument(tracing::info_span!("pod_network", node = %cfg.node_name)),
+        )
+    });
+    let (proxy, policy) = match &cfg.network {
+        Some(net) => {
+            let node_ips = cfg.internal_ip.parse().into_iter().collect();
+            let proxy_cfg = skiff_net::ProxyConfig::new(&cfg.node_name, node_ips, net.cluster_cidr);
+            let proxy = {
+                let (client, shutdown, proxy_cfg) =
+                    (client.clone(), shutdown.clone(), proxy_cfg.clone());
+                tokio::spawn(
+                    async move {
+                        if let Err(e) =
+                            skiff_net::run_service_proxy(client, proxy_cfg, shutdown).await
+                        {
+                            tracing::error!(error = %e, "service proxy stopped");
+                        }
+                    }
+                    .instrument(tracing::info_span!("service_proxy", node = %cfg.node_name)),
+                )
+            };
+            let (client, shutdown) = (client.clone(), shutdown.clone());
+            let policy = tokio::spawn(
+                async move {
+                    if let Err(e) = skiff_net::run_network_policy(client, proxy_cfg, shutdown).await
+                    {
+                        tracing::error!(error = %e, "network policy stopped");
+                    }
+                }
+                .instrument(tracing::info_span!("network_policy", node = %cfg.node_name)),
+            );
+            (Some(proxy), Some(policy))
+        }
+        None => (None, None),
+    };
+    let host_ports = cfg.network.is_some().then(|| {
+        tokio::spawn(
+            crate::network::host_ports(client.clone(), cfg.node_name.clone(), shutdown.clone())
+                .instrument(tracing::info_span!("host_ports", node = %cfg.node_name)),
+        )
+    });
     let api = match cfg.tls.clone() {
         Some(tls) => {
             let state = crate::server::ApiState {
@@ -64,6 +114,9 @@ pub async fn run(
         .await;
     heartbeat.abort();
     storage.abort();
+    for task in [network, proxy, policy, host_ports].into_iter().flatten() {
+        task.abort();
+    }
     if let Some(api) = api {
         api.abort();
     }

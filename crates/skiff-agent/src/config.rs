@@ -39,6 +39,23 @@ pub struct AgentConfig {
     pub control_plane: bool,
     /// Runtime version for nodeInfo.containerRuntimeVersion (e.g. `runc://1.1.5`).
     pub runtime_version: String,
+    /// The node's pod network; None leaves pods with loopback only.
+    pub network: Option<PodNetworkSetup>,
+    /// The cluster DNS server pods use with dnsPolicy ClusterFirst (None: the host's).
+    pub cluster_dns: Option<String>,
+    /// The cluster's DNS domain.
+    pub cluster_domain: String,
+}
+
+/// The pod network the agent runs (its bridge is also the runtime's network plugin).
+#[derive(Clone)]
+pub struct PodNetworkSetup {
+    /// The bridge and pod interfaces.
+    pub bridge: Arc<skiff_net::BridgeNetwork>,
+    /// How pods reach other nodes.
+    pub backend: skiff_net::routes::Backend,
+    /// The whole cluster's pod addresses.
+    pub cluster_cidr: skiff_net::Ipv4Cidr,
 }
 
 impl AgentConfig {
@@ -59,6 +76,9 @@ impl AgentConfig {
             status_interval: Duration::from_secs(60),
             control_plane: false,
             runtime_version: "runc://unknown".to_string(),
+            network: None,
+            cluster_dns: None,
+            cluster_domain: "cluster.local".to_string(),
         }
     }
 

@@ -338,7 +338,14 @@ impl PodWorker {
                 hostname,
                 host_network: self.host_network(),
                 cgroup_parent: crate::resources::qos_class(&self.pod).cgroup_parent(&self.uid),
-                resolv_conf: String::new(),
+                resolv_conf: crate::resolv_conf::for_pod(
+                    &self.pod,
+                    &crate::resolv_conf::ResolvConf::parse(
+                        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+                    ),
+                    self.ctx.cfg.cluster_dns.as_deref(),
+                    &self.ctx.cfg.cluster_domain,
+                ),
                 hosts: spec
                     .host_aliases
                     .iter()

@@ -19,6 +19,7 @@ pub struct Informer<K: Resource<DynamicType = ()> + Clone + 'static> {
     writer: Writer<K>,
     reader: Store<K>,
     handlers: Vec<Handler<K>>,
+    synced: tokio::sync::watch::Sender<bool>,
 }
 
 impl<K> Informer<K>
@@ -38,12 +39,20 @@ where
             writer,
             reader,
             handlers: Vec::new(),
+            synced: tokio::sync::watch::channel(false).0,
         }
     }
 
     /// A read handle on the cache.
     pub fn store(&self) -> Store<K> {
         self.reader.clone()
+    }
+
+    /// Turns true once the cache holds its first full list. (kube's
+    /// `Store::wait_until_ready` wakes only one of several waiters: its oneshot keeps the
+    /// last waker.)
+    pub fn synced(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.synced.subscribe()
     }
 
     /// Register a handler for every event.
@@ -54,6 +63,7 @@ where
     /// Start watching every namespace; the task lives in `tasks`.
     pub fn spawn(self, client: &Client, tasks: &mut JoinSet<()>) {
         let handlers = self.handlers;
+        let synced = self.synced;
         let reader = self.reader;
         let stream = reflector::reflector(
             self.writer,
@@ -85,6 +95,7 @@ where
                                 notify(&handlers, obj, deleted);
                             }
                             before_list = Vec::new();
+                            synced.send_replace(true);
                         }
                         Err(e) => tracing::warn!(error = %e, "cache watch failed; retrying"),
                     }
@@ -92,6 +103,13 @@ where
             }
             .instrument(tracing::info_span!("informer", %kind)),
         );
+    }
+}
+
+/// Wait until every cache behind `synced` (from [`Informer::synced`]) holds its first list.
+pub async fn all_synced(synced: Vec<tokio::sync::watch::Receiver<bool>>) {
+    for mut rx in synced {
+        let _ = rx.wait_for(|s| *s).await;
     }
 }
 

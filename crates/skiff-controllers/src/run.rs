@@ -16,6 +16,8 @@ pub struct ControllersConfig {
     pub default_storage_class: bool,
     /// Node health monitoring and taint-based eviction.
     pub node_lifecycle: crate::node_lifecycle::Config,
+    /// Node pod CIDR allocation from the cluster CIDR.
+    pub node_ipam: crate::node_ipam::Config,
 }
 
 impl Default for ControllersConfig {
@@ -23,6 +25,7 @@ impl Default for ControllersConfig {
         ControllersConfig {
             default_storage_class: true,
             node_lifecycle: Default::default(),
+            node_ipam: Default::default(),
         }
     }
 }
@@ -78,9 +81,14 @@ pub async fn run(
             .instrument(tracing::info_span!("pvc-protection")),
     );
     loops.spawn(
-        crate::workloads::run(client.clone(), cfg.node_lifecycle.clone(), stop.clone())
-            .map(|r| ("workloads", r))
-            .instrument(tracing::info_span!("workloads")),
+        crate::workloads::run(
+            client.clone(),
+            cfg.node_lifecycle.clone(),
+            cfg.node_ipam.clone(),
+            stop.clone(),
+        )
+        .map(|r| ("workloads", r))
+        .instrument(tracing::info_span!("workloads")),
     );
     loops.spawn(
         crate::pv_protection::run(client, stop.clone())

@@ -8,7 +8,10 @@ use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ReplicationController};
+use k8s_openapi::api::core::v1::{
+    Endpoints, Node, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Client;
 use std::future::Future;
@@ -19,6 +22,7 @@ use tracing::Instrument;
 pub async fn run(
     client: Client,
     node_lifecycle: crate::node_lifecycle::Config,
+    node_ipam: crate::node_ipam::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
 ) -> Result<(), ControllerError> {
     let mut pods = Informer::<Pod>::new();
@@ -35,6 +39,10 @@ pub async fn run(
     let mut stateful_sets = Informer::<StatefulSet>::new();
     // StatefulSets create their pods' claims once and keep them.
     let mut claims = Informer::<PersistentVolumeClaim>::new();
+    // Services and their endpoints (Endpoints, EndpointSlices, mirroring, LB status).
+    let mut services = Informer::<Service>::new();
+    let mut endpoints = Informer::<Endpoints>::new();
+    let mut endpoint_slices = Informer::<EndpointSlice>::new();
     let mut loops = JoinSet::new();
     loops.spawn(
         crate::replica_set::register(&client, &mut pods, &mut replica_sets, shutdown.clone())
@@ -114,6 +122,50 @@ pub async fn run(
         .map(|r| ("statefulset-controller", r))
         .instrument(tracing::info_span!("statefulset-controller")),
     );
+    loops.spawn(
+        crate::endpoints::register(
+            &client,
+            &mut pods,
+            &mut services,
+            &mut endpoints,
+            shutdown.clone(),
+        )
+        .map(|r| ("endpoint-controller", r))
+        .instrument(tracing::info_span!("endpoint-controller")),
+    );
+    loops.spawn(
+        crate::endpoint_slice::register(
+            &client,
+            &mut pods,
+            &mut nodes,
+            &mut services,
+            &mut endpoint_slices,
+            shutdown.clone(),
+        )
+        .map(|r| ("endpointslice-controller", r))
+        .instrument(tracing::info_span!("endpointslice-controller")),
+    );
+    loops.spawn(
+        crate::endpoint_slice_mirroring::register(
+            &client,
+            &mut services,
+            &mut endpoints,
+            &mut endpoint_slices,
+            shutdown.clone(),
+        )
+        .map(|r| ("endpointslice-mirroring-controller", r))
+        .instrument(tracing::info_span!("endpointslice-mirroring-controller")),
+    );
+    loops.spawn(
+        crate::node_ipam::register(&client, &mut nodes, node_ipam, shutdown.clone())
+            .map(|r| ("node-ipam-controller", r))
+            .instrument(tracing::info_span!("node-ipam-controller")),
+    );
+    loops.spawn(
+        crate::service_lb::register(&client, &mut nodes, &mut services, shutdown.clone())
+            .map(|r| ("service-lb-controller", r))
+            .instrument(tracing::info_span!("service-lb-controller")),
+    );
     let mut caches = JoinSet::new();
     pods.spawn(&client, &mut caches);
     budgets.spawn(&client, &mut caches);
@@ -127,6 +179,9 @@ pub async fn run(
     daemon_sets.spawn(&client, &mut caches);
     stateful_sets.spawn(&client, &mut caches);
     claims.spawn(&client, &mut caches);
+    services.spawn(&client, &mut caches);
+    endpoints.spawn(&client, &mut caches);
+    endpoint_slices.spawn(&client, &mut caches);
     let mut result = Ok(());
     while let Some(done) = loops.join_next().await {
         if let Ok((name, Err(e))) = done {

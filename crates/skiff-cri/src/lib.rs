@@ -4,7 +4,7 @@
 //! implementation for scale tests. Types only; no I/O here.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
@@ -308,6 +308,16 @@ pub enum RuntimeError {
     /// Local I/O failed.
     #[error("runtime i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Connects pod sandboxes to the node's pod network (what a CNI plugin does for containerd).
+pub trait PodNetwork: std::fmt::Debug + Send + Sync + 'static {
+    /// Give the sandbox's network namespace (`netns`, a path) an interface and an address;
+    /// returns the pod IP.
+    fn attach(&self, sandbox_id: &str, netns: &Path)
+        -> BoxFuture<'_, Result<String, RuntimeError>>;
+    /// Undo [`PodNetwork::attach`]. Idempotent: a sandbox never attached is fine.
+    fn detach(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), RuntimeError>>;
 }
 
 /// Creates and runs pod sandboxes and containers.

@@ -1,11 +1,12 @@
 //! [`RuncRuntime`]: sandboxes and containers as runc containers supervised by shims.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use skiff_cri::{
-    BoxFuture, ContainerConfig, ContainerState, ContainerSummary, ExecIo, ExitReason, RuntimeError,
-    RuntimeService, SandboxConfig, SandboxInfo, Stats,
+    BoxFuture, ContainerConfig, ContainerState, ContainerSummary, ExecIo, ExitReason, PodNetwork,
+    RuntimeError, RuntimeService, SandboxConfig, SandboxInfo, Stats,
 };
 use tokio::time::{sleep, Instant};
 
@@ -30,6 +31,9 @@ pub struct RuncRuntime {
     /// Container log rotation: size limit in bytes and files kept (kubelet's defaults).
     log_max_size: u64,
     log_max_files: usize,
+    /// Connects sandboxes that don't use the host's network; None leaves them with loopback
+    /// only.
+    network: Option<Arc<dyn PodNetwork>>,
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> RuntimeError {
@@ -63,7 +67,14 @@ impl RuncRuntime {
             shim,
             log_max_size: crate::log_rotate::DEFAULT_MAX_SIZE,
             log_max_files: crate::log_rotate::DEFAULT_MAX_FILES,
+            network: None,
         })
+    }
+
+    /// Attach every sandbox that doesn't use the host's network to `network`.
+    pub fn with_network(mut self, network: Arc<dyn PodNetwork>) -> Self {
+        self.network = Some(network);
+        self
     }
 
     /// Rotate container logs at `max_size` bytes, keeping `max_files` files per instance
@@ -234,10 +245,15 @@ impl RuncRuntime {
             .await?;
         self.runc.start(id).await?;
         let pid = self.pause_pid(id).await?;
+        let netns = (!cfg.host_network).then(|| PathBuf::from(format!("/proc/{pid}/ns/net")));
+        let ip = match (&self.network, &netns) {
+            (Some(network), Some(path)) => Some(network.attach(id, path).await?),
+            _ => None,
+        };
         Ok(SandboxInfo {
             id: id.to_string(),
-            netns: (!cfg.host_network).then(|| PathBuf::from(format!("/proc/{pid}/ns/net"))),
-            ip: None,
+            netns,
+            ip,
         })
     }
 
@@ -269,6 +285,10 @@ impl RuncRuntime {
         }
         let record: Option<SandboxRecord> =
             layout::read_json(&dir.join("sandbox.json")).ok().flatten();
+        if let Some(network) = &self.network {
+            // Its address goes back to the pool even if the interface went with the netns.
+            network.detach(id).await?;
+        }
         self.runc.kill(id, "KILL").await?;
         self.runc.delete(id).await?;
         self.end_shim(&dir).await;

@@ -59,6 +59,27 @@ pub struct AgentArgs {
     /// The node's InternalIP (default: the first host IPv4 address).
     #[arg(long)]
     pub node_ip: Option<std::net::IpAddr>,
+    /// Cluster networking.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// Cluster networking flags, shared by `skiff server` and `skiff agent` (defaults as k3s).
+#[derive(Args, Debug, Clone)]
+pub struct NetworkArgs {
+    /// How pods reach pods on other nodes: host-gw (nodes on one L2 segment), vxlan (an
+    /// overlay), or none (no pod network: pods get loopback only).
+    #[arg(long, default_value = "host-gw", value_parser = ["host-gw", "vxlan", "none"])]
+    pub pod_network: String,
+    /// Pod addresses of the whole cluster; each node gets a /24 of it.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: skiff_net::Ipv4Cidr,
+    /// The cluster DNS Service address written into pods' resolv.conf.
+    #[arg(long, default_value = "10.43.0.10")]
+    pub cluster_dns: std::net::Ipv4Addr,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
 }
 
 /// Flags of `skiff image`.
@@ -149,6 +170,30 @@ pub struct ServerArgs {
     /// tolerationSeconds of the unreachable:NoExecute toleration added to pods that have none.
     #[arg(long, default_value_t = 300)]
     pub default_unreachable_toleration_seconds: i64,
+    /// Do not run the cluster DNS server.
+    #[arg(long)]
+    pub disable_dns: bool,
+    /// Port the cluster DNS server listens on (UDP and TCP) on the node's InternalIP;
+    /// the kube-dns Service's port 53 targets it (53, like CoreDNS's pods, so NetworkPolicies
+    /// allowing DNS on port 53 still match after the Service's DNAT). 0 picks a free port.
+    #[arg(long, default_value_t = 53)]
+    pub dns_port: u16,
+    /// Resolvers for names outside the cluster domain (IP or IP:port; repeatable; default:
+    /// the nameservers of /etc/resolv.conf).
+    #[arg(long = "dns-upstream", value_parser = parse_upstream)]
+    pub dns_upstream: Vec<std::net::SocketAddr>,
+    /// Cluster networking.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// A resolver address: `IP` (port 53) or `IP:port` (`[v6]:port`).
+fn parse_upstream(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an IP address or IP:port"))
 }
 
 /// A Go-style duration: a number with unit h, m, s or ms ("40s", "1m30s", "500ms").

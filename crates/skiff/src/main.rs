@@ -1,6 +1,7 @@
 //! `skiff`: a Kubernetes-compatible container orchestrator in one binary.
 
 mod cli;
+mod dns;
 mod image;
 mod join;
 mod node;

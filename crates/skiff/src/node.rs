@@ -2,9 +2,11 @@
 //! the scheduler, and simulated nodes.
 
 use crate::cli::AgentArgs;
+use crate::cli::NetworkArgs;
 use anyhow::Context;
 use skiff_agent::AgentConfig;
 use skiff_apiserver::{pki, server};
+use skiff_net::routes::Backend;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -73,6 +75,8 @@ pub struct EmbeddedAgent<'a> {
     pub bind: IpAddr,
     /// Agent API port.
     pub port: u16,
+    /// Cluster networking.
+    pub network: &'a NetworkArgs,
 }
 
 /// Start the embedded node agent: certificates for its API, the image store and runc runtime, then the agent loop.
@@ -102,12 +106,13 @@ pub async fn start_embedded_agent(
     cfg.port = e.port;
     cfg.tls = Some(tls);
     cfg.control_plane = true;
-    run_agent(cfg, e.data_dir, kubeconfig, shutdown).await
+    run_agent(cfg, e.data_dir, e.network, kubeconfig, shutdown).await
 }
 
 async fn run_agent(
     mut cfg: AgentConfig,
     data_dir: &Path,
+    network: &NetworkArgs,
     kubeconfig: &Path,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -115,10 +120,34 @@ async fn run_agent(
     cfg.runtime_version = runc_version(&runc);
     let images = Arc::new(crate::image::open_store(data_dir)?);
     let shim = std::env::current_exe().context("locating the skiff binary for the shim")?;
-    let runtime = Arc::new(
-        skiff_runtime::RuncRuntime::new(data_dir.join("runtime"), runc, shim)
-            .context("starting the runc runtime")?,
-    );
+    let mut runtime = skiff_runtime::RuncRuntime::new(data_dir.join("runtime"), runc, shim)
+        .context("starting the runc runtime")?;
+    cfg.cluster_dns = Some(network.cluster_dns.to_string());
+    cfg.cluster_domain = network.cluster_domain.clone();
+    if network.pod_network != "none" {
+        let backend: Backend = network
+            .pod_network
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?;
+        let mtu = match backend {
+            Backend::HostGw => 1500,
+            Backend::Vxlan => 1500 - skiff_net::routes::VXLAN_OVERHEAD,
+        };
+        let bridge = Arc::new(
+            skiff_net::BridgeNetwork::new(skiff_net::BridgeConfig {
+                ipam_dir: data_dir.join("ipam"),
+                mtu,
+            })
+            .context("opening the pod address store")?,
+        );
+        runtime = runtime.with_network(bridge.clone());
+        cfg.network = Some(skiff_agent::PodNetworkSetup {
+            bridge,
+            backend,
+            cluster_cidr: network.cluster_cidr,
+        });
+    }
+    let runtime = Arc::new(runtime);
     let client = client(kubeconfig).await?;
     tokio::spawn(async move {
         if let Err(e) = skiff_agent::run(client, cfg, images, runtime, shutdown).await {
@@ -198,7 +227,7 @@ pub fn run_standalone(args: AgentArgs) -> anyhow::Result<()> {
         }
         cfg.internal_ip = ip;
         let mut done = rx.clone();
-        run_agent(cfg, &args.data_dir, &kubeconfig, rx).await?;
+        run_agent(cfg, &args.data_dir, &args.network, &kubeconfig, rx).await?;
         let _ = done.wait_for(|v| *v).await;
         Ok(())
     })

@@ -126,14 +126,26 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let shutdown = node_shutdown.clone();
         let node_monitor_grace_period = args.node_monitor_grace_period;
         let node_monitor_period = args.node_monitor_period;
+        let cluster_cidr = skiff_controllers::node_ipam::Cidr::new(
+            args.network.cluster_cidr.network(),
+            args.network.cluster_cidr.prefix(),
+        );
         tokio::spawn(async move {
             let mut cfg = skiff_controllers::ControllersConfig::default();
             cfg.node_lifecycle.grace_period = node_monitor_grace_period;
             cfg.node_lifecycle.monitor_period = node_monitor_period;
+            cfg.node_ipam.cluster_cidr = cluster_cidr;
             if let Err(e) = skiff_controllers::run(client, cfg, shutdown).await {
                 tracing::error!(error = %e, "controllers stopped");
             }
         });
+    }
+    if !args.disable_dns {
+        // Request counts and latency of cluster DNS are served on the API server's /metrics.
+        state
+            .metrics
+            .add_source(Box::new(skiff_dns::metrics::render));
+        crate::dns::start(&args, &kubeconfig_path, node_shutdown.clone()).await?;
     }
     if !args.disable_agent {
         let loopback = args.bind_address.is_loopback();
@@ -162,6 +174,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             node_ip,
             bind,
             port: args.agent_port,
+            network: &args.network,
         };
         crate::node::start_embedded_agent(agent, &kubeconfig_path, node_shutdown).await?;
     }

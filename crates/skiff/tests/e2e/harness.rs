@@ -17,6 +17,9 @@ pub struct Cluster {
     node: Node,
     /// Extra `skiff server` flags.
     extra_args: Vec<String>,
+    /// The network namespace ("host") the server and kubectl run in, and the server's
+    /// address there; None = this machine's namespace, without a pod network.
+    host: Option<(String, String)>,
 }
 
 /// Node-side components of a test server.
@@ -68,6 +71,21 @@ impl Cluster {
             port: free_port(),
             node: Node::None,
             extra_args: Vec::new(),
+            host: None,
+        };
+        c.spawn();
+        c
+    }
+
+    /// Start an API-only server with extra `skiff server` flags.
+    pub fn start_api_with_args(args: &[&str]) -> Cluster {
+        let mut c = Cluster {
+            child: None,
+            dir: tempfile::tempdir().expect("tempdir"),
+            port: free_port(),
+            node: Node::None,
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
+            host: None,
         };
         c.spawn();
         c
@@ -82,6 +100,7 @@ impl Cluster {
             port: free_port(),
             node: Node::SchedulerOnly,
             extra_args: Vec::new(),
+            host: None,
         };
         c.spawn();
         c
@@ -98,10 +117,41 @@ impl Cluster {
             port: free_port(),
             node: Node::Agent(free_port()),
             extra_args: Vec::new(),
+            host: None,
         };
         import_busybox(c.scratch(), &c.data_dir());
         c.spawn();
         c
+    }
+
+    /// A server with its agent and the pod network, inside network namespace `netns` (a
+    /// [`crate::netlab::NetLab`] host) whose address is `ip`; kubectl runs there too.
+    pub fn start_in_host(netns: &str, ip: &str, args: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = Cluster {
+            child: None,
+            dir,
+            port: free_port(),
+            node: Node::Agent(free_port()),
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
+            host: Some((netns.to_string(), ip.to_string())),
+        };
+        import_busybox(c.scratch(), &c.data_dir());
+        c.spawn();
+        c
+    }
+
+    /// A command run in the cluster's host namespace.
+    pub fn command(&self, program: &str) -> Command {
+        match &self.host {
+            Some((netns, _)) => {
+                let mut cmd = Command::new("nsenter");
+                cmd.arg(format!("--net=/run/netns/{netns}"))
+                    .args(["--", program]);
+                cmd
+            }
+            None => Command::new(program),
+        }
     }
 
     /// Like [`Cluster::start_with_agent`], with extra `skiff server` flags (e.g. a short
@@ -114,6 +164,7 @@ impl Cluster {
             port: free_port(),
             node: Node::Agent(free_port()),
             extra_args: args.iter().map(|a| a.to_string()).collect(),
+            host: None,
         };
         import_busybox(c.scratch(), &c.data_dir());
         c.spawn();
@@ -133,6 +184,40 @@ impl Cluster {
             port: free_port(),
             server: format!("https://127.0.0.1:{}", self.port),
             token: self.join_token(),
+            host: None,
+            extra_args: Vec::new(),
+        };
+        agent.start();
+        agent
+    }
+
+    /// Like [`Cluster::join_agent`], in network namespace `netns` whose address is `ip`,
+    /// joining through the server's host address, with the pod network.
+    pub fn join_agent_in(&self, name: &str, netns: &str, ip: &str) -> JoinedAgent {
+        self.join_agent_in_with(name, netns, ip, &[])
+    }
+
+    /// Like [`Cluster::join_agent_in`], with extra `skiff agent` flags.
+    pub fn join_agent_in_with(
+        &self,
+        name: &str,
+        netns: &str,
+        ip: &str,
+        args: &[&str],
+    ) -> JoinedAgent {
+        let server_ip = &self.host.as_ref().expect("a cluster in a netns host").1;
+        let data = self.scratch().join(format!("agent-{name}"));
+        std::fs::create_dir_all(&data).expect("agent data dir");
+        import_busybox(self.scratch(), &data);
+        let mut agent = JoinedAgent {
+            child: None,
+            data,
+            name: name.to_string(),
+            port: free_port(),
+            server: format!("https://{server_ip}:{}", self.port),
+            token: self.join_token(),
+            host: Some((netns.to_string(), ip.to_string())),
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
         };
         agent.start();
         agent
@@ -155,9 +240,21 @@ impl Cluster {
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("server.log")).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_skiff"));
+        let mut cmd = self.command(env!("CARGO_BIN_EXE_skiff"));
         cmd.args(["server", "--port", &self.port.to_string(), "--data-dir"])
             .arg(self.data_dir());
+        match &self.host {
+            Some((_, ip)) => cmd.args(["--bind-address", "0.0.0.0", "--node-ip", ip]),
+            // Tests share this machine's namespace: no bridge, routes or nft rules there,
+            // and concurrent servers must not contend for the DNS port.
+            None => {
+                cmd.args(["--pod-network", "none"]);
+                if !self.extra_args.iter().any(|a| a.contains("dns")) {
+                    cmd.args(["--dns-port", "0"]);
+                }
+                &mut cmd
+            }
+        };
         match self.node {
             Node::SchedulerOnly => cmd.args(["--disable-agent"]),
             Node::Agent(p) => cmd.args([
@@ -268,7 +365,7 @@ impl Cluster {
 
     /// Run kubectl with extra environment variables.
     pub fn kubectl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new("kubectl");
+        let mut cmd = self.command("kubectl");
         cmd.args(args)
             .env("KUBECONFIG", self.data_dir().join("kubeconfig.yaml"))
             .env("HOME", self.dir.path());
@@ -283,7 +380,8 @@ impl Cluster {
 
     /// Run kubectl with `input` on stdin.
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Run {
-        let mut child = Command::new("kubectl")
+        let mut child = self
+            .command("kubectl")
             .args(args)
             .env("KUBECONFIG", self.data_dir().join("kubeconfig.yaml"))
             .env("HOME", self.dir.path())
@@ -444,6 +542,10 @@ pub struct JoinedAgent {
     pub port: u16,
     server: String,
     token: String,
+    /// Network namespace and address, as for [`Cluster`].
+    host: Option<(String, String)>,
+    /// Extra `skiff agent` flags.
+    extra_args: Vec<String>,
 }
 
 impl JoinedAgent {
@@ -454,9 +556,24 @@ impl JoinedAgent {
             .append(true)
             .open(self.data.join("agent.log"))
             .expect("agent log");
-        let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
-            .args(["agent", "--server", &self.server, "--token", &self.token])
-            .args(["--node-name", &self.name, "--node-ip", "127.0.0.1"])
+        let mut cmd = match &self.host {
+            Some((netns, ip)) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{netns}"))
+                    .args(["--", env!("CARGO_BIN_EXE_skiff")]);
+                c.args(["agent", "--node-ip", ip]);
+                c
+            }
+            None => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_skiff"));
+                c.args(["agent", "--node-ip", "127.0.0.1", "--pod-network", "none"]);
+                c
+            }
+        };
+        let child = cmd
+            .args(["--server", &self.server, "--token", &self.token])
+            .args(["--node-name", &self.name])
+            .args(&self.extra_args)
             .args(["--agent-port", &self.port.to_string(), "--data-dir"])
             .arg(&self.data)
             .stdout(Stdio::null())

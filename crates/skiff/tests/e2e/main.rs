@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `skiff` binary driven by the real kubectl.
 
 mod harness;
+mod netlab;
 
 mod apply;
 mod basics;
@@ -9,12 +10,15 @@ mod crd;
 mod daemonsets;
 mod deployments;
 mod disruption;
+mod dns;
+mod endpoints;
 mod errors;
 mod jobs;
 mod join;
 mod lifecycle;
 mod metrics;
 mod mutate;
+mod network;
 mod pods;
 mod probes;
 mod seeds;
