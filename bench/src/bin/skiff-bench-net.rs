@@ -62,7 +62,12 @@ impl Netns {
         sh("ip", &["netns", "add", name])?;
         let ns = Netns(name.to_string());
         sh("ip", &["-n", name, "link", "set", "lo", "up"])?;
-        sh("ip", &["-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"])?;
+        sh(
+            "ip",
+            &[
+                "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+            ],
+        )?;
         sh("ip", &["-n", name, "link", "set", "eth1", "up"])?;
         sh(
             "ip",
@@ -79,7 +84,10 @@ impl Netns {
         sh("ip", &["-n", name, "link", "set", "eth0", "up"])?;
         // Like a real host's default route (the node reaches ClusterIPs through it, as with
         // kube-proxy); it leads only to the namespace's own veth peer, nowhere outside.
-        sh("ip", &["-n", name, "route", "add", "default", "dev", "eth0"])?;
+        sh(
+            "ip",
+            &["-n", name, "route", "add", "default", "dev", "eth0"],
+        )?;
         Ok(ns)
     }
 
