@@ -45,6 +45,8 @@ pub struct AgentConfig {
     pub cluster_dns: Option<String>,
     /// The cluster's DNS domain.
     pub cluster_domain: String,
+    /// Hard eviction thresholds: crossing one reports a pressure condition.
+    pub eviction_hard: crate::eviction::EvictionThresholds,
 }
 
 /// The pod network the agent runs (its bridge is also the runtime's network plugin).
@@ -79,6 +81,7 @@ impl AgentConfig {
             network: None,
             cluster_dns: None,
             cluster_domain: "cluster.local".to_string(),
+            eviction_hard: crate::eviction::EvictionThresholds::kubelet_defaults(),
         }
     }
 

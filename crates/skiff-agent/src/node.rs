@@ -34,14 +34,6 @@ pub fn node_labels(cfg: &AgentConfig, m: &MachineInfo) -> BTreeMap<String, Strin
     l
 }
 
-/// Pressure conditions derived from the machine (thresholds like the kubelet's defaults).
-fn pressures(m: &MachineInfo) -> (bool, bool, bool) {
-    let memory = m.memory_available < 100 * 1024 * 1024;
-    let disk = m.disk_total > 0 && (m.disk_available as f64) < 0.10 * m.disk_total as f64;
-    let pid = m.pids.1 > 0 && m.pids.0 as f64 > 0.9 * m.pids.1 as f64;
-    (memory, disk, pid)
-}
-
 fn condition(
     type_: &str,
     status: bool,
@@ -81,7 +73,8 @@ pub fn node_status(cfg: &AgentConfig, m: &MachineInfo, prev: Option<&NodeStatus>
         "ephemeral-storage".to_string(),
         Quantity(format!("{}Ki", m.disk_total / 1024)),
     );
-    let (mem_p, disk_p, pid_p) = pressures(m);
+    let p = cfg.eviction_hard.pressures(m);
+    let (mem_p, disk_p, pid_p) = (p.memory, p.disk, p.pid);
     let hostname = if cfg.hostname.is_empty() {
         cfg.node_name.clone()
     } else {

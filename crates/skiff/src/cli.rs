@@ -62,6 +62,22 @@ pub struct AgentArgs {
     /// Cluster networking.
     #[command(flatten)]
     pub network: NetworkArgs,
+    /// Node agent settings.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// Node agent flags, shared by `skiff server` (its embedded agent) and `skiff agent`.
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// Hard eviction thresholds, as kubelet's flag: the node reports MemoryPressure,
+    /// DiskPressure or PIDPressure (and is tainted) below them. Signals left out of an
+    /// explicit list have none; "" turns all off.
+    #[arg(
+        long,
+        default_value = "memory.available<100Mi,nodefs.available<10%,pid.available<10%"
+    )]
+    pub eviction_hard: skiff_agent::EvictionThresholds,
 }
 
 /// Cluster networking flags, shared by `skiff server` and `skiff agent` (defaults as k3s).
@@ -185,6 +201,9 @@ pub struct ServerArgs {
     /// Cluster networking.
     #[command(flatten)]
     pub network: NetworkArgs,
+    /// Node agent settings.
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// A resolver address: `IP` (port 53) or `IP:port` (`[v6]:port`).

@@ -2,7 +2,7 @@
 //! the scheduler, and simulated nodes.
 
 use crate::cli::AgentArgs;
-use crate::cli::NetworkArgs;
+use crate::cli::{NetworkArgs, NodeArgs};
 use anyhow::Context;
 use skiff_agent::AgentConfig;
 use skiff_apiserver::{pki, server};
@@ -77,6 +77,8 @@ pub struct EmbeddedAgent<'a> {
     pub port: u16,
     /// Cluster networking.
     pub network: &'a NetworkArgs,
+    /// Node agent settings.
+    pub node: &'a NodeArgs,
 }
 
 /// Start the embedded node agent: certificates for its API, the image store and runc runtime, then the agent loop.
@@ -106,6 +108,7 @@ pub async fn start_embedded_agent(
     cfg.port = e.port;
     cfg.tls = Some(tls);
     cfg.control_plane = true;
+    cfg.eviction_hard = e.node.eviction_hard.clone();
     run_agent(cfg, e.data_dir, e.network, kubeconfig, shutdown).await
 }
 
@@ -226,6 +229,7 @@ pub fn run_standalone(args: AgentArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         cfg.internal_ip = ip;
+        cfg.eviction_hard = args.node.eviction_hard.clone();
         let mut done = rx.clone();
         run_agent(cfg, &args.data_dir, &args.network, &kubeconfig, rx).await?;
         let _ = done.wait_for(|v| *v).await;

@@ -175,6 +175,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             bind,
             port: args.agent_port,
             network: &args.network,
+            node: &args.node,
         };
         crate::node::start_embedded_agent(agent, &kubeconfig_path, node_shutdown).await?;
     }

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Eviction thresholds of test nodes: memory only. The test machine's disk is shared and
+/// often near kubelet's 10% line; DiskPressure would taint the nodes and fail unrelated tests.
+const TEST_EVICTION_HARD: &str = "memory.available<100Mi";
+
 /// A running server.
 pub struct Cluster {
     child: Option<Child>,
@@ -255,6 +259,9 @@ impl Cluster {
                 &mut cmd
             }
         };
+        if !self.extra_args.iter().any(|a| a.contains("eviction")) {
+            cmd.args(["--eviction-hard", TEST_EVICTION_HARD]);
+        }
         match self.node {
             Node::SchedulerOnly => cmd.args(["--disable-agent"]),
             Node::Agent(p) => cmd.args([
@@ -573,6 +580,7 @@ impl JoinedAgent {
         let child = cmd
             .args(["--server", &self.server, "--token", &self.token])
             .args(["--node-name", &self.name])
+            .args(["--eviction-hard", TEST_EVICTION_HARD])
             .args(&self.extra_args)
             .args(["--agent-port", &self.port.to_string(), "--data-dir"])
             .arg(&self.data)

@@ -125,6 +125,49 @@ fn unschedulable_pod_reports_why() {
     );
 }
 
+#[test]
+fn eviction_threshold_crossed_reports_disk_pressure_and_taints_the_node() {
+    // Every filesystem has less than 100% free: the node must report DiskPressure.
+    let c = Cluster::start_with_agent_args(&["--eviction-hard", "nodefs.available<100%"]);
+    let node = wait_node_ready(&c);
+    let pressure = "jsonpath={.status.conditions[?(@.type==\"DiskPressure\")].status}";
+    wait_for(
+        &c,
+        "DiskPressure",
+        &["get", "node", &node, "-o", pressure],
+        "True",
+    );
+    wait_for(
+        &c,
+        "the disk-pressure taint",
+        &["get", "node", &node, "-o", "jsonpath={.spec.taints[*].key}"],
+        "node.kubernetes.io/disk-pressure",
+    );
+    let reason = c.ok(&[
+        "get",
+        "node",
+        &node,
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"DiskPressure\")].reason}",
+    ]);
+    assert_eq!(reason, "KubeletHasDiskPressure");
+    c.ok(&["run", "late", "--image=busybox:1.36", "--", "sleep", "60"]);
+    let scheduled = |field: &str| {
+        format!("jsonpath={{.status.conditions[?(@.type==\"PodScheduled\")].{field}}}")
+    };
+    wait_for(
+        &c,
+        "the pod unschedulable",
+        &["get", "pod", "late", "-o", &scheduled("reason")],
+        "Unschedulable",
+    );
+    let msg = c.ok(&["get", "pod", "late", "-o", &scheduled("message")]);
+    assert!(
+        msg.contains("untolerated taint {node.kubernetes.io/disk-pressure: }"),
+        "{msg}"
+    );
+}
+
 /// Kills the simulated agent process when the test ends, even on failure.
 struct ChildGuard(std::process::Child);
 
