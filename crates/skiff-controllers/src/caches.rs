@@ -80,22 +80,18 @@ impl Caches {
 
     /// Wait until every cache holds a first full list.
     pub async fn wait_ready(&self) -> Result<(), ControllerError> {
-        self.volumes
-            .wait_until_ready()
-            .await
-            .map_err(|_| ControllerError::CacheNotReady("PersistentVolume"))?;
-        self.claims
-            .wait_until_ready()
-            .await
-            .map_err(|_| ControllerError::CacheNotReady("PersistentVolumeClaim"))?;
-        self.classes
-            .wait_until_ready()
-            .await
-            .map_err(|_| ControllerError::CacheNotReady("StorageClass"))?;
-        self.nodes
-            .wait_until_ready()
-            .await
-            .map_err(|_| ControllerError::CacheNotReady("Node"))?;
+        if !crate::informer::store_ready(&self.volumes).await {
+            return Err(ControllerError::CacheNotReady("PersistentVolume"));
+        }
+        if !crate::informer::store_ready(&self.claims).await {
+            return Err(ControllerError::CacheNotReady("PersistentVolumeClaim"));
+        }
+        if !crate::informer::store_ready(&self.classes).await {
+            return Err(ControllerError::CacheNotReady("StorageClass"));
+        }
+        if !crate::informer::store_ready(&self.nodes).await {
+            return Err(ControllerError::CacheNotReady("Node"));
+        }
         Ok(())
     }
 

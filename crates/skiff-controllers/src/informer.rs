@@ -106,6 +106,27 @@ where
     }
 }
 
+/// Wait until `store` holds its first full list; false if its writer is gone.
+///
+/// kube-runtime's `Store::wait_until_ready` shares one oneshot receiver between every
+/// clone of a store and wakes only the task that polled it last: with two controllers
+/// waiting on one cache, the other never starts. Re-polling every 100 ms lets every waiter
+/// see the ready store. Prefer [`Informer::synced`] where the informer is at hand.
+pub async fn store_ready<K>(store: &Store<K>) -> bool
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    loop {
+        let wait = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            store.wait_until_ready(),
+        );
+        if let Ok(ready) = wait.await {
+            return ready.is_ok();
+        }
+    }
+}
+
 /// Wait until every cache behind `synced` (from [`Informer::synced`]) holds its first list.
 pub async fn all_synced(synced: Vec<tokio::sync::watch::Receiver<bool>>) {
     for mut rx in synced {
@@ -164,6 +185,29 @@ mod tests {
         c.metadata.name = Some(name.to_string());
         c.metadata.namespace = Some("default".to_string());
         Arc::new(c)
+    }
+
+    #[tokio::test]
+    async fn every_waiter_sees_the_store_ready() {
+        let (store, mut writer) = reflector::store::<ConfigMap>();
+        // Three controllers waiting on one cache before its first list arrives.
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store_ready(&store).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitApply(cm("a").as_ref().clone()));
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        for w in waiters {
+            let ready = tokio::time::timeout(std::time::Duration::from_secs(2), w)
+                .await
+                .expect("every waiter wakes")
+                .expect("waiter task");
+            assert!(ready);
+        }
     }
 
     #[test]

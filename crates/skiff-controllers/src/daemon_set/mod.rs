@@ -190,10 +190,10 @@ pub fn register(
         // A pass over half-filled caches would create pods nodes already run, or delete pods
         // bound for nodes not yet listed: wait for every first list.
         let ready = async {
-            let _ = ctx.daemon_sets.wait_until_ready().await;
-            let _ = ctx.pods.wait_until_ready().await;
-            let _ = ctx.nodes.wait_until_ready().await;
-            let _ = ctx.revisions.wait_until_ready().await;
+            crate::informer::store_ready(&ctx.daemon_sets).await;
+            crate::informer::store_ready(&ctx.pods).await;
+            crate::informer::store_ready(&ctx.nodes).await;
+            crate::informer::store_ready(&ctx.revisions).await;
         };
         tokio::select! {
             _ = ready => {}

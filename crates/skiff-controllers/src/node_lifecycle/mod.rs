@@ -66,9 +66,9 @@ pub fn register(
         nodes.spawn(&client, &mut caches);
         leases.spawn(&client, &mut caches);
         let ready = async {
-            node_store.wait_until_ready().await.is_ok()
-                && lease_store.wait_until_ready().await.is_ok()
-                && pods.wait_until_ready().await.is_ok()
+            crate::informer::store_ready(&node_store).await
+                && crate::informer::store_ready(&lease_store).await
+                && crate::informer::store_ready(&pods).await
         };
         let mut shutdown = std::pin::pin!(shutdown);
         let ok = tokio::select! {
