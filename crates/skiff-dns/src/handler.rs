@@ -2,11 +2,13 @@
 //! within the transport's size, count it.
 
 use crate::catalog::Catalog;
+use crate::clients::{AnyClient, ClientFilter};
 use crate::forward::Forwarder;
 use crate::metrics;
 use crate::wire::{rcode, rtype, Header, Message, CLASS_IN};
 use crate::zone::{Outcome, Reply, Zone};
 use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -33,6 +35,7 @@ pub struct Handler {
     catalog: Arc<dyn Catalog>,
     zone: Zone,
     forwarder: Forwarder,
+    clients: Arc<dyn ClientFilter>,
 }
 
 /// An answer ready to send, with what metrics record about it.
@@ -43,20 +46,37 @@ struct Answered {
 }
 
 impl Handler {
-    /// A handler serving `zone` from `catalog`, relaying other names to `forwarder`.
+    /// A handler serving `zone` from `catalog` to any client, relaying other names to
+    /// `forwarder`.
     pub fn new(catalog: Arc<dyn Catalog>, zone: Zone, forwarder: Forwarder) -> Handler {
         Handler {
             catalog,
             zone,
             forwarder,
+            clients: Arc::new(AnyClient),
         }
     }
 
-    /// The answer to the raw query `query`, or `None` when nothing should be sent (not a
-    /// query at all).
-    pub async fn handle(&self, query: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    /// Serve only the clients `clients` allows; others get REFUSED.
+    pub fn with_clients(mut self, clients: Arc<dyn ClientFilter>) -> Handler {
+        self.clients = clients;
+        self
+    }
+
+    /// The answer to the raw query `query` from `client`, or `None` when nothing should be
+    /// sent (not a query at all).
+    pub async fn handle(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        client: IpAddr,
+    ) -> Option<Vec<u8>> {
         let started = Instant::now();
-        let a = self.answer(query, transport).await?;
+        let a = if self.clients.allows(client) {
+            self.answer(query, transport).await?
+        } else {
+            refused(query)?
+        };
         metrics::observe(
             transport.label(),
             rtype::name(a.qtype),
@@ -155,6 +175,29 @@ fn authoritative(query: &Message, reply: Reply) -> Message {
 
 /// FORMERR for a message that has a header but could not be decoded further.
 fn formerr(query: &[u8]) -> Option<Answered> {
+    header_only(query, rcode::FORMERR)
+}
+
+/// REFUSED for a client the server does not serve: the header and the question echoed, no
+/// bigger than the query (nothing to amplify).
+fn refused(query: &[u8]) -> Option<Answered> {
+    let Ok(msg) = Message::decode(query) else {
+        return header_only(query, rcode::REFUSED);
+    };
+    if msg.header.qr {
+        return None;
+    }
+    let mut resp = msg.response(rcode::REFUSED);
+    resp.additional.clear();
+    Some(Answered {
+        bytes: resp.encode(),
+        qtype: msg.questions.first().map_or(0, |q| q.qtype),
+        rcode: rcode::REFUSED,
+    })
+}
+
+/// A response of only a header with `code`, for a query that could not be decoded.
+fn header_only(query: &[u8], code: u8) -> Option<Answered> {
     let id = Message::peek_id(query)?;
     let flags = *query.get(2)?;
     if flags & 0x80 != 0 {
@@ -166,7 +209,7 @@ fn formerr(query: &[u8]) -> Option<Answered> {
             id,
             qr: true,
             opcode: (flags >> 3) & 0x0F,
-            rcode: rcode::FORMERR,
+            rcode: code,
             ..Header::default()
         },
         ..Message::default()
@@ -174,7 +217,7 @@ fn formerr(query: &[u8]) -> Option<Answered> {
     Some(Answered {
         bytes: resp.encode(),
         qtype: 0,
-        rcode: rcode::FORMERR,
+        rcode: code,
     })
 }
 

@@ -18,9 +18,11 @@
 //!
 //! UDP answers larger than the client's EDNS0 payload size (512 without EDNS0) are sent
 //! truncated (TC) so the client retries over TCP. Forwarded queries are relayed byte for
-//! byte over the client's transport; no answer within 2 s gives SERVFAIL.
+//! byte over the client's transport; no answer within 2 s gives SERVFAIL. Clients a
+//! [`ClientFilter`] does not allow get REFUSED (`skiff server` serves pods, nodes and loopback).
 
 pub mod catalog;
+pub mod clients;
 pub mod forward;
 mod handler;
 mod kube_dns;
@@ -31,6 +33,7 @@ pub mod wire;
 pub mod zone;
 
 pub use catalog::{Catalog, MemoryCatalog};
+pub use clients::{AnyClient, ClientFilter};
 pub use forward::Forwarder;
 pub use handler::{Handler, Transport};
 pub use kube_dns::{ensure as ensure_kube_dns, keep as keep_kube_dns, DnsAddress};

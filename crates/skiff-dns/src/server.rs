@@ -70,7 +70,7 @@ async fn serve_udp(sock: Arc<UdpSocket>, handler: Arc<Handler>) {
         let sock = sock.clone();
         let handler = handler.clone();
         tokio::spawn(async move {
-            if let Some(answer) = handler.handle(&query, Transport::Udp).await {
+            if let Some(answer) = handler.handle(&query, Transport::Udp, peer.ip()).await {
                 if let Err(e) = sock.send_to(&answer, peer).await {
                     tracing::debug!(%peer, error = %e, "dns udp send failed");
                 }
@@ -96,7 +96,8 @@ async fn serve_tcp(listener: TcpListener, handler: Arc<Handler>) {
                 while let Ok(Ok(query)) =
                     tokio::time::timeout(TCP_IDLE, read_frame(&mut conn)).await
                 {
-                    let Some(answer) = handler.handle(&query, Transport::Tcp).await else {
+                    let Some(answer) = handler.handle(&query, Transport::Tcp, peer.ip()).await
+                    else {
                         return;
                     };
                     if write_frame(&mut conn, &answer).await.is_err() {

@@ -1,22 +1,25 @@
 //! The [`Catalog`] the server runs on: kube-runtime reflector caches of every Service and
-//! EndpointSlice, kept current by watches.
+//! EndpointSlice (and of Nodes, whose addresses may query the server), kept current by
+//! watches.
 
 use crate::catalog::Catalog;
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Watch caches of Services and EndpointSlices.
+/// Watch caches of Services, EndpointSlices and Nodes.
 #[derive(Clone)]
 pub struct KubeCatalog {
     services: Store<Service>,
     slices: Store<EndpointSlice>,
+    nodes: Store<Node>,
 }
 
 impl KubeCatalog {
@@ -24,20 +27,38 @@ impl KubeCatalog {
     /// must be spawned.
     pub fn start(client: Client) -> (KubeCatalog, impl Future<Output = ()> + Send + 'static) {
         let (services, svc_task) = cache::<Service>(client.clone());
-        let (slices, slice_task) = cache::<EndpointSlice>(client);
+        let (slices, slice_task) = cache::<EndpointSlice>(client.clone());
+        let (nodes, node_task) = cache::<Node>(client);
         let run = async move {
-            tokio::join!(svc_task, slice_task);
+            tokio::join!(svc_task, slice_task, node_task);
         };
-        (KubeCatalog { services, slices }, run)
+        let catalog = KubeCatalog {
+            services,
+            slices,
+            nodes,
+        };
+        (catalog, run)
     }
 
-    /// Wait (at most `limit`) for both caches to hold a first full list, so the server
-    /// does not answer NXDOMAIN for names it has not heard of yet.
+    /// Whether `ip` is one of a Node's addresses (hostNetwork pods query from those).
+    pub fn is_node_address(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_string();
+        self.nodes.state().iter().any(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.addresses.as_ref())
+                .is_some_and(|addrs| addrs.iter().any(|a| a.address == ip))
+        })
+    }
+
+    /// Wait (at most `limit`) for the caches to hold a first full list, so the server
+    /// does not answer NXDOMAIN for names it has not heard of yet, nor refuse nodes.
     pub async fn wait_synced(&self, limit: Duration) -> bool {
         let both = async {
             let a = self.services.wait_until_ready().await;
             let b = self.slices.wait_until_ready().await;
-            a.is_ok() && b.is_ok()
+            let c = self.nodes.wait_until_ready().await;
+            a.is_ok() && b.is_ok() && c.is_ok()
         };
         tokio::time::timeout(limit, both).await.unwrap_or(false)
     }

@@ -4,7 +4,7 @@
 use crate::cli::ServerArgs;
 use anyhow::Context;
 use skiff_dns::forward::{parse_resolv_conf, DEFAULT_TIMEOUT};
-use skiff_dns::{DnsAddress, DnsServer, Forwarder, Handler, KubeCatalog, Zone};
+use skiff_dns::{ClientFilter, DnsAddress, DnsServer, Forwarder, Handler, KubeCatalog, Zone};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +15,29 @@ use tokio::sync::watch;
 /// before answering (CoreDNS waits up to 5 s too), so it never says NXDOMAIN for names
 /// it has not heard of yet.
 const SYNC_WAIT: Duration = Duration::from_secs(5);
+
+/// The clients cluster DNS serves: pods (the cluster CIDR), nodes (hostNetwork pods, and
+/// node processes through the kube-dns ClusterIP, masqueraded to their node's address) and
+/// this machine's loopback. Anyone else who reaches the node's address gets REFUSED, so the
+/// server is no open resolver toward the host's upstreams.
+struct ClusterClients {
+    cluster_cidr: skiff_net::Ipv4Cidr,
+    node_ip: IpAddr,
+    catalog: KubeCatalog,
+}
+
+impl ClientFilter for ClusterClients {
+    fn allows(&self, client: IpAddr) -> bool {
+        let client = match client {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+            v4 => v4,
+        };
+        client.is_loopback()
+            || client == self.node_ip
+            || matches!(client, IpAddr::V4(v4) if self.cluster_cidr.contains(v4))
+            || self.catalog.is_node_address(client)
+    }
+}
 
 /// The address the embedded agent registers as the node's InternalIP (the same rule as
 /// the agent wiring in server.rs).
@@ -79,11 +102,18 @@ pub async fn start(
             _ = stop.wait_for(|s| *s) => {}
         }
     });
-    let handler = Arc::new(Handler::new(
-        Arc::new(catalog.clone()),
-        zone,
-        Forwarder::new(upstreams.clone(), DEFAULT_TIMEOUT),
-    ));
+    let handler = Arc::new(
+        Handler::new(
+            Arc::new(catalog.clone()),
+            zone,
+            Forwarder::new(upstreams.clone(), DEFAULT_TIMEOUT),
+        )
+        .with_clients(Arc::new(ClusterClients {
+            cluster_cidr: args.network.cluster_cidr,
+            node_ip,
+            catalog: catalog.clone(),
+        })),
+    );
     let serve_shutdown = shutdown.clone();
     tokio::spawn(async move {
         if !catalog.wait_synced(SYNC_WAIT).await {

@@ -3,8 +3,8 @@ use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use skiff_dns::forward::{read_frame, write_frame};
 use skiff_dns::wire::{rcode, rtype, Message, Name, RData, Record, CLASS_IN};
-use skiff_dns::{DnsServer, Forwarder, Handler, MemoryCatalog, Zone};
-use std::net::{Ipv4Addr, SocketAddr};
+use skiff_dns::{AnyClient, ClientFilter, DnsServer, Forwarder, Handler, MemoryCatalog, Zone};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,22 +151,37 @@ struct Running {
 }
 
 async fn start(upstreams: Vec<SocketAddr>, timeout: Duration) -> Running {
+    start_for(upstreams, timeout, Arc::new(AnyClient)).await
+}
+
+async fn start_for(
+    upstreams: Vec<SocketAddr>,
+    timeout: Duration,
+    clients: Arc<dyn ClientFilter>,
+) -> Running {
     let server = DnsServer::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let addr = server.local_addr().unwrap();
-    let handler = Arc::new(Handler::new(
-        Arc::new(catalog()),
-        Zone::new("cluster.local").unwrap(),
-        Forwarder::new(upstreams, timeout),
-    ));
+    let handler = Arc::new(
+        Handler::new(
+            Arc::new(catalog()),
+            Zone::new("cluster.local").unwrap(),
+            Forwarder::new(upstreams, timeout),
+        )
+        .with_clients(clients),
+    );
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(server.run(handler, stopped));
     Running { addr, _stop: stop }
 }
 
 async fn udp_query(server: SocketAddr, msg: &Message) -> Message {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp_query_from(Ipv4Addr::LOCALHOST, server, msg).await
+}
+
+async fn udp_query_from(client: Ipv4Addr, server: SocketAddr, msg: &Message) -> Message {
+    let sock = UdpSocket::bind((client, 0)).await.unwrap();
     sock.send_to(&msg.encode(), server).await.unwrap();
     let mut buf = vec![0u8; 65535];
     let (n, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
@@ -232,6 +247,56 @@ async fn udp_answers_cluster_names_and_relays_others() {
     .await;
     assert_eq!(srv.answers.len(), 1);
     assert_eq!(srv.additional.len(), 1);
+    let _ = up.stop.send(true);
+}
+
+/// Serves only 127.0.0.2.
+struct OnlyOneClient;
+
+impl ClientFilter for OnlyOneClient {
+    fn allows(&self, client: IpAddr) -> bool {
+        client == IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))
+    }
+}
+
+#[tokio::test]
+async fn clients_the_filter_refuses_get_refused_and_nothing_is_relayed() {
+    let up = fake_upstream().await;
+    let dns = start_for(
+        vec![up.addr],
+        Duration::from_secs(2),
+        Arc::new(OnlyOneClient),
+    )
+    .await;
+    let allowed = Ipv4Addr::new(127, 0, 0, 2);
+
+    let ok = udp_query_from(allowed, dns.addr, &q("example.com", rtype::A)).await;
+    assert_eq!(a_records(&ok), [UPSTREAM_IP.to_string()]);
+    let query = q("example.com", rtype::A);
+    let no = udp_query_from(Ipv4Addr::LOCALHOST, dns.addr, &query).await;
+    assert_eq!(no.header.rcode, rcode::REFUSED);
+    assert!(no.answers.is_empty());
+    assert_eq!(no.questions, query.questions, "the question is echoed");
+    assert!(
+        no.encode().len() <= query.encode().len(),
+        "no amplification"
+    );
+    let cluster = udp_query_from(
+        Ipv4Addr::LOCALHOST,
+        dns.addr,
+        &q("web.default.svc.cluster.local", rtype::A),
+    )
+    .await;
+    assert_eq!(cluster.header.rcode, rcode::REFUSED);
+    // Over TCP too.
+    let mut conn = TcpStream::connect(dns.addr).await.unwrap();
+    let t = tcp_query(&mut conn, &q("example.com", rtype::A)).await;
+    assert_eq!(t.header.rcode, rcode::REFUSED);
+    assert_eq!(
+        up.queries.load(Ordering::SeqCst),
+        1,
+        "only the allowed query went upstream"
+    );
     let _ = up.stop.send(true);
 }
 

@@ -362,7 +362,8 @@ fn services_balance_across_nodes_follow_readiness_and_answer_on_every_node() {
 
 #[test]
 fn headless_statefulset_pods_resolve_by_name() {
-    let lab = NetLab::new(2);
+    // Host 2 is on the segment but not a node.
+    let lab = NetLab::new(3);
     let c = Cluster::start_in_host(lab.host(0), &lab.ip(0), &[]);
     let _agent = c.join_agent_in("n1", lab.host(1), &lab.ip(1));
     c.wait_node_ready();
@@ -423,6 +424,28 @@ spec:
         "db.default.svc.cluster.local",
     ]);
     assert!(all.contains(&ips[0]) && all.contains(&ips[1]), "{all}");
+
+    // The node IP's DNS serves nodes (hostNetwork pods) but is no open resolver: a host that
+    // is not a node gets REFUSED.
+    let lookup = |host: usize| {
+        let out = lab.exec(
+            host,
+            "busybox",
+            &["nslookup", "db-0.db.default.svc.cluster.local", &lab.ip(0)],
+        );
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let from_node = lookup(1);
+    assert!(from_node.contains(&ips[0]), "{from_node}");
+    let from_stranger = lookup(2);
+    assert!(
+        from_stranger.contains("REFUSED") && !from_stranger.contains(&ips[0]),
+        "{from_stranger}"
+    );
 }
 
 /// The NetworkPolicy documents of ../shared/fixtures/seeds/brownbear.yaml, as written.
