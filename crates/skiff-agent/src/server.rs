@@ -87,10 +87,10 @@ pub(crate) async fn handle<B: Send + 'static>(state: ApiState, req: Request<B>) 
             crate::resource_metrics::response(&state.logs_root, &state.runtime).await
         }
         (&Method::GET, ["metrics"]) => {
-            let mut r = text(
-                StatusCode::OK,
-                crate::metrics::render(&state.logs_root, &state.runtime).await,
-            );
+            // The node's own series, then its service proxy's (kube-proxy's names).
+            let mut body = crate::metrics::render(&state.logs_root, &state.runtime).await;
+            body.push_str(&skiff_net::proxy_metrics());
+            let mut r = text(StatusCode::OK, body);
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -398,6 +398,10 @@ mod tests {
         let (code, body) = get(&state, "/metrics").await;
         assert_eq!(code, StatusCode::OK);
         assert!(body.contains("skiff_agent_running_pods 0"), "{body}");
+        assert!(
+            body.contains("# TYPE kubeproxy_network_programming_duration_seconds histogram"),
+            "{body}"
+        );
     }
 
     #[tokio::test]
