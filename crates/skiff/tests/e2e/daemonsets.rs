@@ -3,44 +3,12 @@
 //! node with ControllerRevisions, and `kubectl rollout status|history|undo`. Simulated nodes
 //! stand in where only counts and ordering matter.
 
-use crate::harness::Cluster;
+use crate::harness::{ChildGuard, Cluster};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Kills a spawned process when the test ends, even on failure.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `count` simulated nodes (`sim-0`…) against `c`.
-fn simulated_nodes(c: &Cluster, count: u32) -> ChildGuard {
-    let agent = Command::new(env!("CARGO_BIN_EXE_skiff"))
-        .args(["agent", "--simulated", "--count", &count.to_string()])
-        .args(["--node-name", "sim", "--kubeconfig"])
-        .arg(c.data_dir().join("kubeconfig.yaml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("skiff agent --simulated");
-    let guard = ChildGuard(agent);
-    c.wait_for(
-        "simulated nodes",
-        &["get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"],
-        &(0..count)
-            .map(|i| format!("sim-{i}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    guard
-}
 
 fn daemon_set(name: &str, extra_spec: &str, pod_spec: &str) -> String {
     format!(
@@ -209,7 +177,7 @@ fn replay(stream: &str) -> Vec<(usize, usize)> {
 #[test]
 fn daemonset_rolls_node_by_node_and_rollout_undo_goes_back() {
     let c = Cluster::start_scheduler_only();
-    let _nodes = simulated_nodes(&c, 3);
+    let _nodes = c.simulated_nodes(3);
     c.apply(&daemon_set(
         "roll",
         "  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1}}",
@@ -323,7 +291,7 @@ fn daemonset_rolls_node_by_node_and_rollout_undo_goes_back() {
 #[test]
 fn daemonset_follows_node_labels_and_taints() {
     let c = Cluster::start_scheduler_only();
-    let _nodes = simulated_nodes(&c, 3);
+    let _nodes = c.simulated_nodes(3);
     c.apply(&daemon_set("edge", "", "      nodeSelector: {role: edge}"));
     // No node matches: nothing desired, and the status says so for this generation.
     c.wait_for(

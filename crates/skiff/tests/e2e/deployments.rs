@@ -1,52 +1,13 @@
 //! Workload controllers: ReplicaSets, ReplicationControllers and Deployments driven with the
 //! real kubectl, on the embedded runc node (busybox) or on simulated nodes for counts.
 
-use crate::harness::Cluster;
+use crate::harness::{ChildGuard, Cluster};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-/// Kills a spawned process when the test ends, even on failure.
-struct ChildGuard(std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Wait until the embedded agent's Node is Ready.
 fn wait_node_ready(c: &Cluster) {
     c.wait_node_ready();
-}
-
-/// Start `count` simulated nodes against `c`.
-fn simulated_nodes(c: &Cluster, count: u32) -> ChildGuard {
-    let agent = std::process::Command::new(env!("CARGO_BIN_EXE_skiff"))
-        .args(["agent", "--simulated", "--count", &count.to_string()])
-        .args(["--node-name", "sim", "--kubeconfig"])
-        .arg(c.data_dir().join("kubeconfig.yaml"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("skiff agent --simulated");
-    let guard = ChildGuard(agent);
-    c.wait_for(
-        "simulated nodes",
-        &[
-            "get",
-            "nodes",
-            "-l",
-            "skiff.dev/simulated=true",
-            "-o",
-            "jsonpath={.items[*].metadata.name}",
-        ],
-        &(0..count)
-            .map(|i| format!("sim-{i}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    guard
 }
 
 /// Names of the non-terminating pods with label `sel`.
@@ -207,7 +168,7 @@ fn replicaset_keeps_replicas_adopts_and_releases() {
 #[test]
 fn replica_controllers_scale_on_simulated_nodes() {
     let c = Cluster::start_scheduler_only();
-    let _nodes = simulated_nodes(&c, 4);
+    let _nodes = c.simulated_nodes(4);
     c.apply(
         "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: big}\nspec:\n  replicas: 60\n  minReadySeconds: 1\n  selector: {matchLabels: {app: big}}\n  template:\n    metadata: {labels: {app: big}}\n    spec:\n      containers: [{name: c, image: busybox:1.36}]\n",
     );
@@ -673,7 +634,7 @@ fn remains(c: &Cluster, name: &str) -> (Vec<String>, usize) {
 #[test]
 fn deleting_a_deployment_cascades_like_upstream() {
     let c = Cluster::start_scheduler_only();
-    let _nodes = simulated_nodes(&c, 2);
+    let _nodes = c.simulated_nodes(2);
     for name in ["bg", "fg", "orphan"] {
         c.apply(&format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  replicas: 3\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers: [{{name: c, image: busybox:1.36}}]\n"

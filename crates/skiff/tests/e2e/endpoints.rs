@@ -6,31 +6,7 @@
 use crate::harness::Cluster;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Kills a spawned process when the test ends, even on failure.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `count` simulated nodes (`ep-0`…) against `c`.
-fn simulated_nodes(c: &Cluster, count: u32) -> ChildGuard {
-    let agent = Command::new(env!("CARGO_BIN_EXE_skiff"))
-        .args(["agent", "--simulated", "--count", &count.to_string()])
-        .args(["--node-name", "ep", "--kubeconfig"])
-        .arg(c.data_dir().join("kubeconfig.yaml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("skiff agent --simulated");
-    ChildGuard(agent)
-}
 
 /// Poll `check` over `kubectl get <args> -o json` (about 60 s) until it returns `Some`.
 fn poll<T>(c: &Cluster, what: &str, args: &[&str], check: impl Fn(&Value) -> Option<T>) -> T {
@@ -98,7 +74,7 @@ spec:
 #[test]
 fn endpoints_slices_pod_cidrs_and_load_balancer_status_follow_the_cluster() {
     let c = Cluster::start_scheduler_only();
-    let _nodes = simulated_nodes(&c, 2);
+    let _nodes = c.simulated_nodes(2);
 
     // Every node gets its own /24 of the cluster CIDR.
     let cidrs = poll(&c, "node podCIDRs", &["nodes"], |v| {
@@ -145,7 +121,7 @@ fn endpoints_slices_pod_cidrs_and_load_balancer_status_follow_the_cluster() {
     assert!(
         addr["nodeName"]
             .as_str()
-            .is_some_and(|n| n.starts_with("ep-")),
+            .is_some_and(|n| n.starts_with("sim-")),
         "{addr}"
     );
     assert_eq!(ep["metadata"]["labels"]["tier"], "front");
@@ -202,7 +178,9 @@ fn endpoints_slices_pod_cidrs_and_load_balancer_status_follow_the_cluster() {
             serde_json::json!({"ready": true, "serving": true, "terminating": false})
         );
         assert_eq!(e["targetRef"]["kind"], "Pod");
-        assert!(e["nodeName"].as_str().is_some_and(|n| n.starts_with("ep-")));
+        assert!(e["nodeName"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("sim-")));
     }
 
     // The LoadBalancer Service shows one VIP entry per ready node, sorted.

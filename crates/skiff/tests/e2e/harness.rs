@@ -11,6 +11,16 @@ use std::time::{Duration, Instant};
 /// often near kubelet's 10% line; DiskPressure would taint the nodes and fail unrelated tests.
 const TEST_EVICTION_HARD: &str = "memory.available<100Mi";
 
+/// Kills a spawned process (and reaps it) when the test ends, even on failure.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running server.
 pub struct Cluster {
     child: Option<Child>,
@@ -225,6 +235,34 @@ impl Cluster {
         };
         agent.start();
         agent
+    }
+
+    /// Start `count` simulated nodes (`sim-0`…) against this server and wait until all of
+    /// them are registered; they go with the returned guard.
+    pub fn simulated_nodes(&self, count: u32) -> ChildGuard {
+        let agent = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["agent", "--simulated", "--count", &count.to_string()])
+            .args(["--node-name", "sim", "--kubeconfig"])
+            .arg(self.data_dir().join("kubeconfig.yaml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("skiff agent --simulated");
+        let guard = ChildGuard(agent);
+        let names: Vec<String> = (0..count).map(|i| format!("sim-{i}")).collect();
+        self.wait_for(
+            "simulated nodes",
+            &[
+                "get",
+                "nodes",
+                "-l",
+                "skiff.dev/simulated=true",
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ],
+            &names.join(" "),
+        );
+        guard
     }
 
     /// The join token `skiff token` prints for this server.

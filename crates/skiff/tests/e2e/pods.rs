@@ -168,48 +168,10 @@ fn eviction_threshold_crossed_reports_disk_pressure_and_taints_the_node() {
     );
 }
 
-/// Kills the simulated agent process when the test ends, even on failure.
-struct ChildGuard(std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn simulated_nodes_run_scheduled_pods() {
     let c = Cluster::start_scheduler_only();
-    let agent = std::process::Command::new(env!("CARGO_BIN_EXE_skiff"))
-        .args([
-            "agent",
-            "--simulated",
-            "--count",
-            "3",
-            "--node-name",
-            "sim",
-            "--kubeconfig",
-        ])
-        .arg(c.data_dir().join("kubeconfig.yaml"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("skiff agent --simulated");
-    let _agent = ChildGuard(agent);
-    wait_for(
-        &c,
-        "3 simulated nodes",
-        &[
-            "get",
-            "nodes",
-            "-l",
-            "skiff.dev/simulated=true",
-            "-o",
-            "name",
-        ],
-        "node/sim-0\nnode/sim-1\nnode/sim-2",
-    );
+    let _agent = c.simulated_nodes(3);
     for i in 0..6 {
         c.apply(&format!(
             "apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, labels: {{app: sim}}}}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n    resources: {{requests: {{cpu: \"1\"}}}}\n"
