@@ -44,7 +44,6 @@ pub mod finalizers;
 pub mod history;
 pub mod informer;
 pub mod job;
-pub mod label_selector;
 pub mod local_path;
 pub mod metrics;
 pub mod node_ipam;

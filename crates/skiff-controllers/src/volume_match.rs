@@ -3,11 +3,8 @@
 //! affinity), pure so the PV controller and the scheduler's VolumeBinding plugin agree.
 
 use crate::quantity;
-use k8s_openapi::api::core::v1::{
-    NodeSelector, NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim,
-};
+use k8s_openapi::api::core::v1::{NodeSelector, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 
 /// Set on a claim once the controller finished binding it.
@@ -105,49 +102,6 @@ pub fn is_bound_to_claim(pv: &PersistentVolume, pvc: &PersistentVolumeClaim) -> 
             .is_none_or(|u| u.is_empty() || Some(u) == pvc.metadata.uid.as_deref())
 }
 
-/// Whether `labels` match a label selector (an empty selector matches everything).
-pub fn label_selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    sel.match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v))
-        && sel.match_expressions.iter().flatten().all(|req| {
-            let values = req.values.as_deref().unwrap_or(&[]);
-            let have = labels.get(&req.key);
-            match req.operator.as_str() {
-                "In" => have.is_some_and(|h| values.contains(h)),
-                "NotIn" => have.is_none_or(|h| !values.contains(h)),
-                "Exists" => have.is_some(),
-                "DoesNotExist" => have.is_none(),
-                _ => false,
-            }
-        })
-}
-
-fn requirement_matches(req: &NodeSelectorRequirement, have: Option<&String>) -> bool {
-    let values = req.values.as_deref().unwrap_or(&[]);
-    match req.operator.as_str() {
-        "In" => have.is_some_and(|h| values.contains(h)),
-        "NotIn" => have.is_none_or(|h| !values.contains(h)),
-        "Exists" => have.is_some(),
-        "DoesNotExist" => have.is_none(),
-        "Gt" | "Lt" => {
-            let (Some(h), Some(v)) = (
-                have.and_then(|h| h.parse::<i64>().ok()),
-                values.first().and_then(|v| v.parse::<i64>().ok()),
-            ) else {
-                return false;
-            };
-            if req.operator == "Gt" {
-                h > v
-            } else {
-                h < v
-            }
-        }
-        _ => false,
-    }
-}
-
 /// Whether a node selector matches a node: any term whose expressions all hold (matchFields
 /// knows metadata.name only); an empty term matches nothing, as upstream.
 pub fn node_selector_matches(
@@ -155,18 +109,9 @@ pub fn node_selector_matches(
     node_name: &str,
     labels: &BTreeMap<String, String>,
 ) -> bool {
-    let name = node_name.to_string();
-    sel.node_selector_terms.iter().any(|t| {
-        let exprs = t.match_expressions.as_deref().unwrap_or(&[]);
-        let fields = t.match_fields.as_deref().unwrap_or(&[]);
-        (!exprs.is_empty() || !fields.is_empty())
-            && exprs
-                .iter()
-                .all(|r| requirement_matches(r, labels.get(&r.key)))
-            && fields
-                .iter()
-                .all(|r| r.key == "metadata.name" && requirement_matches(r, Some(&name)))
-    })
+    sel.node_selector_terms
+        .iter()
+        .any(|t| skiff_selectors::node_selector_term_matches(t, Some(node_name), Some(labels)))
 }
 
 /// Whether a volume may be used on a node (no required node affinity = anywhere).
@@ -259,7 +204,7 @@ pub fn find_matching_volume<'a>(
         let labels = pv.metadata.labels.clone().unwrap_or_default();
         if spec.and_then(|s| s.claim_ref.as_ref()).is_some()
             || !available
-            || selector.is_some_and(|s| !label_selector_matches(s, &labels))
+            || selector.is_some_and(|s| !skiff_selectors::label_selector_matches(s, Some(&labels)))
             || volume_class(pv) != class
             || !node_ok
             || !access_modes_fit(pv, pvc)

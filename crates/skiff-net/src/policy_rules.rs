@@ -6,7 +6,6 @@
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -26,28 +25,6 @@ pub struct PolicyRules {
     pub ingress: BTreeMap<Ipv4Addr, String>,
     /// Isolated-for-egress pod IP → its chain.
     pub egress: BTreeMap<Ipv4Addr, String>,
-}
-
-/// Whether `labels` satisfy `sel` (matchLabels and matchExpressions; unknown operators
-/// match nothing, as a selector upstream cannot parse selects nothing).
-pub fn selects(sel: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    sel.match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v))
-        && sel.match_expressions.iter().flatten().all(|r| {
-            let values = r.values.as_deref().unwrap_or_default();
-            let have = labels.get(&r.key);
-            match r.operator.as_str() {
-                "In" => have.is_some_and(|v| values.contains(v)),
-                "NotIn" => have.is_none_or(|v| !values.contains(v)),
-                "Exists" => have.is_some(),
-                "DoesNotExist" => have.is_none(),
-                _ => false,
-            }
-        })
 }
 
 /// A pod as policy sees it.
@@ -132,13 +109,13 @@ fn peer_ips(
 ) -> BTreeSet<Ipv4Addr> {
     pods.iter()
         .filter(|p| match &peer.namespace_selector {
-            Some(sel) => selects(sel, namespaces.get(p.ns)),
+            Some(sel) => skiff_selectors::label_selector_matches(sel, namespaces.get(p.ns)),
             None => p.ns == policy_ns,
         })
         .filter(|p| {
-            peer.pod_selector
-                .as_ref()
-                .is_none_or(|sel| selects(sel, p.pod.metadata.labels.as_ref()))
+            peer.pod_selector.as_ref().is_none_or(|sel| {
+                skiff_selectors::label_selector_matches(sel, p.pod.metadata.labels.as_ref())
+            })
         })
         .map(|p| p.ip)
         .collect()
@@ -172,7 +149,7 @@ pub fn policy_rules(
                 continue;
             };
             if pns != pod.ns
-                || !selects(
+                || !skiff_selectors::label_selector_matches(
                     &spec.pod_selector.clone().unwrap_or_default(),
                     pod.pod.metadata.labels.as_ref(),
                 )

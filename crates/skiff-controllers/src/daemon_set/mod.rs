@@ -14,7 +14,6 @@ use crate::error::ControllerError;
 use crate::events::Recorder;
 use crate::expectations::Expectations;
 use crate::informer::Informer;
-use crate::label_selector;
 use crate::owner_refs::controller_of;
 use crate::work_queue::{self, Enqueue, ReconcileFuture};
 use futures_util::future::FutureExt;
@@ -93,7 +92,8 @@ fn enqueue_matching(
             continue;
         }
         if ds.spec.as_ref().is_some_and(|s| {
-            !label_selector::is_empty(&s.selector) && label_selector::matches(&s.selector, labels)
+            !skiff_selectors::label_selector_is_empty(&s.selector)
+                && skiff_selectors::label_selector_matches(&s.selector, labels)
         }) {
             q.push(ns, &ds.name_any());
         }

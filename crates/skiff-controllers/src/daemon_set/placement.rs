@@ -90,48 +90,6 @@ fn has_untolerated(taints: &[Taint], tolerations: &[Toleration], effects: &[&str
         .any(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
 }
 
-fn requirement_matches(req: &NodeSelectorRequirement, have: Option<&str>) -> bool {
-    let values = req.values.as_deref().unwrap_or_default();
-    match req.operator.as_str() {
-        "In" => have.is_some_and(|h| values.iter().any(|v| v == h)),
-        "NotIn" => have.is_none_or(|h| !values.iter().any(|v| v == h)),
-        "Exists" => have.is_some(),
-        "DoesNotExist" => have.is_none(),
-        op @ ("Gt" | "Lt") => {
-            let (Some(h), Some(v)) = (
-                have.and_then(|h| h.parse::<i64>().ok()),
-                values.first().and_then(|v| v.parse::<i64>().ok()),
-            ) else {
-                return false;
-            };
-            if op == "Gt" {
-                h > v
-            } else {
-                h < v
-            }
-        }
-        _ => false,
-    }
-}
-
-/// A node selector term: every label expression and field (only `metadata.name`) holds; an
-/// empty term matches nothing, as upstream.
-fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
-    let exprs = term.match_expressions.as_deref().unwrap_or_default();
-    let fields = term.match_fields.as_deref().unwrap_or_default();
-    if exprs.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let labels = node.metadata.labels.as_ref();
-    let name = node.metadata.name.as_deref();
-    exprs
-        .iter()
-        .all(|r| requirement_matches(r, labels.and_then(|l| l.get(&r.key)).map(String::as_str)))
-        && fields
-            .iter()
-            .all(|r| r.key == NAME_FIELD && requirement_matches(r, name))
-}
-
 /// Whether `node` satisfies the pod's nodeSelector and required node affinity (any term).
 pub fn fits_node_affinity(spec: &PodSpec, node: &Node) -> bool {
     let labels = node.metadata.labels.as_ref();
@@ -149,7 +107,15 @@ pub fn fits_node_affinity(spec: &PodSpec, node: &Node) -> bool {
                 .as_ref()
         });
     selector_ok
-        && required.is_none_or(|r| r.node_selector_terms.iter().any(|t| term_matches(t, node)))
+        && required.is_none_or(|r| {
+            r.node_selector_terms.iter().any(|t| {
+                skiff_selectors::node_selector_term_matches(
+                    t,
+                    node.metadata.name.as_deref(),
+                    node.metadata.labels.as_ref(),
+                )
+            })
+        })
 }
 
 /// Whether the DaemonSet should run a pod on `node`, and whether one already there may stay.

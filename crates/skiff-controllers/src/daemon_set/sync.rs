@@ -6,7 +6,6 @@ use super::rules::{self, GENERATION_LABEL};
 use super::{key_of, revisions, Ctx, BURST};
 use crate::error::ControllerError;
 use crate::history::HASH_LABEL;
-use crate::label_selector;
 use crate::owner_refs::{claim, controller_ref};
 use futures_util::future::join_all;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
@@ -32,7 +31,7 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Cont
     let Some(spec) = ds.spec.as_ref() else {
         return Ok(Action::await_change());
     };
-    if label_selector::is_empty(&spec.selector) {
+    if skiff_selectors::label_selector_is_empty(&spec.selector) {
         ctx.events
             .warning(
                 ds.as_ref(),
@@ -111,7 +110,7 @@ async fn claim_pods(
     selector: &LabelSelector,
 ) -> Result<Vec<Arc<Pod>>, ControllerError> {
     claim(&ctx.client, ds, ctx.pods.state(), |pod: &Pod| {
-        label_selector::matches(selector, pod.metadata.labels.as_ref())
+        skiff_selectors::label_selector_matches(selector, pod.metadata.labels.as_ref())
     })
     .await
 }

@@ -13,7 +13,6 @@ pub use hash::{pod_template_hash, safe_encode};
 use crate::error::ControllerError;
 use crate::events::Recorder;
 use crate::informer::Informer;
-use crate::label_selector;
 use crate::owner_refs::controller_of;
 use crate::work_queue::{self, Enqueue, ReconcileFuture};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -54,8 +53,8 @@ fn enqueue_owner_of_rs(ctx: &Ctx, q: &Enqueue<Deployment>, rs: &ReplicaSet) {
                 }
                 let sel = d.spec.as_ref().map(|s| &s.selector);
                 if sel.is_some_and(|s| {
-                    !label_selector::is_empty(s)
-                        && label_selector::matches(s, rs.metadata.labels.as_ref())
+                    !skiff_selectors::label_selector_is_empty(s)
+                        && skiff_selectors::label_selector_matches(s, rs.metadata.labels.as_ref())
                 }) {
                     q.push(&ns, &d.name_any());
                 }

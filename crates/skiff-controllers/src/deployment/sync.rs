@@ -4,7 +4,6 @@
 use super::rules::{self, rs_available, rs_replicas};
 use super::{pod_template_hash, Ctx, COMPONENT, HASH_LABEL};
 use crate::error::ControllerError;
-use crate::label_selector;
 use crate::owner_refs::{controller_of, controller_ref};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
@@ -592,7 +591,7 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Cont
         new: None,
         now,
     };
-    if label_selector::is_empty(&selector) {
+    if skiff_selectors::label_selector_is_empty(&selector) {
         ctx.events
             .warning(
                 &orig,
@@ -715,7 +714,9 @@ async fn claim(
         &ctx.client,
         d,
         ctx.replica_sets.state(),
-        |rs: &ReplicaSet| label_selector::matches(selector, rs.metadata.labels.as_ref()),
+        |rs: &ReplicaSet| {
+            skiff_selectors::label_selector_matches(selector, rs.metadata.labels.as_ref())
+        },
     )
     .await?;
     Ok(owned.into_iter().map(|rs| rs.as_ref().clone()).collect())

@@ -12,7 +12,6 @@ mod sync;
 use crate::error::ControllerError;
 use crate::events::Recorder;
 use crate::informer::Informer;
-use crate::label_selector;
 use crate::work_queue::{self, ReconcileFuture};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
@@ -53,7 +52,7 @@ pub fn selects(pdb: &PodDisruptionBudget, pod: &Pod) -> bool {
     }
     match pdb.spec.as_ref().and_then(|s| s.selector.as_ref()) {
         None => false,
-        Some(sel) => label_selector::matches(sel, pod.metadata.labels.as_ref()),
+        Some(sel) => skiff_selectors::label_selector_matches(sel, pod.metadata.labels.as_ref()),
     }
 }
 

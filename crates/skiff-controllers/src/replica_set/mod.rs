@@ -78,8 +78,8 @@ pub fn register<K: ReplicaOwner>(
                     for owner in ctx.owners.state() {
                         if owner.namespace().as_deref() == Some(ns.as_str())
                             && owner.selector().is_some_and(|s| {
-                                !crate::label_selector::is_empty(&s)
-                                    && crate::label_selector::matches(
+                                !skiff_selectors::label_selector_is_empty(&s)
+                                    && skiff_selectors::label_selector_matches(
                                         &s,
                                         pod.metadata.labels.as_ref(),
                                     )

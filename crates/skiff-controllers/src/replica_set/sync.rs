@@ -3,7 +3,6 @@
 
 use super::{key_of, Ctx, ReplicaOwner, BURST};
 use crate::error::ControllerError;
-use crate::label_selector;
 use crate::owner_refs::{claim, controller_ref};
 use crate::pod_state::{is_active, is_available, ready_since, sort_for_deletion};
 use futures_util::future::join_all;
@@ -44,8 +43,8 @@ pub async fn reconcile<K: ReplicaOwner>(
     let deleting = owner.meta().deletion_timestamp.is_some();
     let active = ctx.pods.state().into_iter().filter(|p| is_active(p));
     let owned = claim(&ctx.client, owner.as_ref(), active, |pod: &Pod| {
-        !label_selector::is_empty(&selector)
-            && label_selector::matches(&selector, pod.metadata.labels.as_ref())
+        !skiff_selectors::label_selector_is_empty(&selector)
+            && skiff_selectors::label_selector_matches(&selector, pod.metadata.labels.as_ref())
     })
     .await?;
     let mut failure = None;

@@ -17,7 +17,6 @@ mod sync;
 use crate::error::ControllerError;
 use crate::events::Recorder;
 use crate::informer::Informer;
-use crate::label_selector;
 use crate::owner_refs::controller_of;
 use crate::work_queue::{self, Enqueue, ReconcileFuture};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
@@ -55,7 +54,8 @@ fn enqueue_matching(ctx: &Ctx, q: &Enqueue<StatefulSet>, pod: &Pod) {
         }
         let sel = set.spec.as_ref().map(|s| &s.selector);
         if sel.is_some_and(|s| {
-            !label_selector::is_empty(s) && label_selector::matches(s, pod.metadata.labels.as_ref())
+            !skiff_selectors::label_selector_is_empty(s)
+                && skiff_selectors::label_selector_matches(s, pod.metadata.labels.as_ref())
         }) {
             q.push(&ns, &set.name_any());
         }

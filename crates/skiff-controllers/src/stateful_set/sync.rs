@@ -9,7 +9,6 @@ use super::status;
 use super::Ctx;
 use crate::error::ControllerError;
 use crate::history;
-use crate::label_selector;
 use crate::pod_state::{is_available, phase, ready_since};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
@@ -86,8 +85,8 @@ async fn claim_pods(ctx: &Ctx, set: &StatefulSet) -> Result<Vec<Arc<Pod>>, Contr
         return Ok(Vec::new());
     };
     crate::owner_refs::claim(&ctx.client, set, ctx.pods.state(), |pod: &Pod| {
-        !label_selector::is_empty(&selector)
-            && label_selector::matches(&selector, pod.metadata.labels.as_ref())
+        !skiff_selectors::label_selector_is_empty(&selector)
+            && skiff_selectors::label_selector_matches(&selector, pod.metadata.labels.as_ref())
             && identity::is_member_of(set, pod)
     })
     .await
