@@ -2,7 +2,11 @@
 //!
 //! `service`: HTTP requests from the node to a busybox httpd pod, directly to the pod's IP and
 //! through its Service's ClusterIP (nftables DNAT), alternating rounds in one run; reports
-//! requests/s and p50/p99 of each and their ratio. The node is `skiff server` with its agent
+//! requests/s and p50/p99 of each and their ratio.
+//!
+//! `dns`: cluster DNS queries/s from inside a pod (through the kube-dns ClusterIP, as pods
+//! resolve) and, side by side, from the node straight to the server's address; the load is
+//! `skiff-bench-node dns`, run in the pod's network namespace. The node is `skiff server` with its agent
 //! and pod network inside a network namespace this benchmark creates (no route out), so
 //! nothing touches this machine's own network.
 
@@ -38,6 +42,22 @@ enum What {
         workers: usize,
         /// Seconds per round.
         #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Rounds of each (alternating).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Send ClusterIP traffic to the same pod port as direct traffic (shows the
+        /// TIME_WAIT interference between the two paths).
+        #[arg(long)]
+        shared_port: bool,
+    },
+    /// Cluster DNS queries/s from a pod (via the kube-dns ClusterIP) and from the node.
+    Dns {
+        /// UDP clients, one query in flight each.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds per round.
+        #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// Rounds of each (alternating).
         #[arg(long, default_value_t = 3)]
@@ -137,15 +157,47 @@ spec:
   - name: web
     image: busybox:1.36
     imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -p 8081 -h /www && exec httpd -f -p 8080 -h /www"]
 ---
 apiVersion: v1
 kind: Service
 metadata: {name: web}
 spec:
   selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
+  ports: [{port: 80, targetPort: TARGET_PORT}]
 "#;
+
+/// The pod port direct requests go to; the Service targets the other one (8081) unless
+/// `--shared-port`. Two identical httpd processes keep each path's TIME_WAIT connections
+/// apart: the node's TCP timestamps are offset per destination address, so a SYN for one path
+/// landing on a TIME_WAIT socket the other path left is refused half the time and retried
+/// after 1 s (bench/RESULTS.md).
+const DIRECT_PORT: u16 = 8080;
+
+/// A pod to send DNS queries from, and the Service whose name they ask. The pod's `sleep`
+/// argument marks its process so the benchmark finds the pod's network namespace.
+const DNS_WORKLOAD: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: dns-client}
+spec:
+  nodeName: bench
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:1.36
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "86398"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"#;
+
+/// The cluster DNS Service address (`--cluster-dns`'s default).
+const CLUSTER_DNS: &str = "10.43.0.10:53";
 
 struct Node {
     ns: Netns,
@@ -286,9 +338,15 @@ fn start_node(skiff: &Path, tmp: &Path) -> Result<Node, String> {
     Ok(node)
 }
 
-fn service(args: &Args, workers: usize, seconds: u64, rounds: usize) -> Result<(), String> {
+fn service(
+    args: &Args,
+    workers: usize,
+    seconds: u64,
+    rounds: usize,
+    shared_port: bool,
+) -> Result<(), String> {
     let node = start_node(&args.skiff, &args.tmp_dir)?;
-    let result = measure(&node, workers, seconds, rounds);
+    let result = measure(&node, workers, seconds, rounds, shared_port);
     let _ = node.kubectl(
         &["delete", "pod", "web", "--grace-period=1", "--wait=true"],
         None,
@@ -297,11 +355,19 @@ fn service(args: &Args, workers: usize, seconds: u64, rounds: usize) -> Result<(
     result
 }
 
-fn measure(node: &Node, workers: usize, seconds: u64, rounds: usize) -> Result<(), String> {
-    node.kubectl(&["apply", "-f", "-"], Some(WORKLOAD))?;
+fn measure(
+    node: &Node,
+    workers: usize,
+    seconds: u64,
+    rounds: usize,
+    shared_port: bool,
+) -> Result<(), String> {
+    let target_port = if shared_port { DIRECT_PORT } else { 8081 };
+    let workload = WORKLOAD.replace("TARGET_PORT", &target_port.to_string());
+    node.kubectl(&["apply", "-f", "-"], Some(&workload))?;
     let pod_ip = node.wait_value(&["get", "pod", "web", "-o", "jsonpath={.status.podIP}"])?;
     let cluster_ip = node.wait_value(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"])?;
-    let direct: SocketAddr = format!("{pod_ip}:8080")
+    let direct: SocketAddr = format!("{pod_ip}:{DIRECT_PORT}")
         .parse()
         .map_err(|e| format!("{e}"))?;
     let service: SocketAddr = format!("{cluster_ip}:80")
@@ -343,6 +409,93 @@ fn measure(node: &Node, workers: usize, seconds: u64, rounds: usize) -> Result<(
     Ok(())
 }
 
+/// The network namespace of the process whose command line is `argv` (NUL-separated).
+fn netns_of_process(argv: &[&str]) -> Option<PathBuf> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        (cmdline == want).then(|| e.path().join("ns/net"))
+    })
+}
+
+fn dns(args: &Args, concurrency: usize, seconds: u64, rounds: usize) -> Result<(), String> {
+    let node = start_node(&args.skiff, &args.tmp_dir)?;
+    let result = measure_dns(&node, concurrency, seconds, rounds);
+    let _ = node.kubectl(
+        &[
+            "delete",
+            "pod",
+            "dns-client",
+            "--grace-period=1",
+            "--wait=true",
+        ],
+        None,
+    );
+    cleanup::node(&node.data);
+    result
+}
+
+fn measure_dns(node: &Node, concurrency: usize, seconds: u64, rounds: usize) -> Result<(), String> {
+    node.kubectl(&["apply", "-f", "-"], Some(DNS_WORKLOAD))?;
+    node.wait_value(&["get", "pod", "dns-client", "-o", "jsonpath={.status.podIP}"])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pod_ns = loop {
+        if let Some(ns) = netns_of_process(&["sleep", "86398"]) {
+            break ns;
+        }
+        if Instant::now() > deadline {
+            return Err("the dns-client pod's process never appeared".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let load_gen = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("skiff-bench-node");
+    let run = |netns: &str, addr: &str, seconds: u64| -> Result<String, String> {
+        let out = Command::new("nsenter")
+            .arg(format!("--net={netns}"))
+            .arg("--")
+            .arg(&load_gen)
+            .args([
+                "dns",
+                "--addr",
+                addr,
+                "--name",
+                "web.default.svc.cluster.local",
+            ])
+            .args(["--concurrency", &concurrency.to_string()])
+            .args(["--seconds", &seconds.to_string()])
+            .output()
+            .map_err(|e| format!("{}: {e}", load_gen.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "dns load from {netns} to {addr}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let node_ns = format!("/run/netns/{}", node.ns.0);
+    let node_addr = format!("{NODE_IP}:53");
+    // The Service's rules and the DNS caches settle: wait for a clean one-second run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run(&pod_ns.to_string_lossy(), CLUSTER_DNS, 1).is_err() {
+        if Instant::now() > deadline {
+            return Err("the pod never got DNS answers".into());
+        }
+    }
+    for round in 1..=rounds {
+        println!("round {round}, from the pod via {CLUSTER_DNS}:");
+        print!("{}", run(&pod_ns.to_string_lossy(), CLUSTER_DNS, seconds)?);
+        println!("round {round}, from the node to {node_addr}:");
+        print!("{}", run(&node_ns, &node_addr, seconds)?);
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match &args.what {
@@ -350,7 +503,13 @@ fn main() -> ExitCode {
             workers,
             seconds,
             rounds,
-        } => service(&args, *workers, *seconds, *rounds),
+            shared_port,
+        } => service(&args, *workers, *seconds, *rounds, *shared_port),
+        What::Dns {
+            concurrency,
+            seconds,
+            rounds,
+        } => dns(&args, *concurrency, *seconds, *rounds),
         What::Load {
             addr,
             workers,

@@ -250,6 +250,13 @@ pub fn base_rules(table: &str, net: &ProxyNet, out: &mut String) {
     w(format!(
         "add rule {t} masquerading meta mark set meta mark xor {MASQ_MARK}"
     ));
+    // The node's own connections keep their source port: the client's TCP timestamp offset
+    // is derived from its own 4-tuple, so a port remapped at random lands on the endpoint's
+    // TIME_WAIT socket of another connection with an unrelated timestamp, and PAWS drops the
+    // SYN (1 s retry). Everyone else's are spread fully at random, as kube-proxy does.
+    w(format!(
+        "add rule {t} masquerading fib saddr type local masquerade"
+    ));
     w(format!("add rule {t} masquerading masquerade fully-random"));
     for map in [Map::ServiceIps, Map::NoEndpointServices] {
         w(format!(
