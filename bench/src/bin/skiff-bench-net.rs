@@ -169,9 +169,9 @@ spec:
 
 /// The pod port direct requests go to; the Service targets the other one (8081) unless
 /// `--shared-port`. Two identical httpd processes keep each path's TIME_WAIT connections
-/// apart: the node's TCP timestamps are offset per destination address, so a SYN for one path
-/// landing on a TIME_WAIT socket the other path left is refused half the time and retried
-/// after 1 s (bench/RESULTS.md).
+/// apart: Linux offsets TCP timestamps per connection 4-tuple, so a SYN of one path landing
+/// on a TIME_WAIT socket the other path left carries an unrelated timestamp, is dropped by
+/// PAWS about half the time and retried after 1 s (bench/RESULTS.md).
 const DIRECT_PORT: u16 = 8080;
 
 /// A pod to send DNS queries from, and the Service whose name they ask. The pod's `sleep`
