@@ -26,6 +26,11 @@ pub enum Command {
     Image(ImageArgs),
     /// Run a node agent that joins an existing server (or simulated nodes for scale tests).
     Agent(AgentArgs),
+    /// Remove what Skiff's node networking left on this host after `skiff server` or
+    /// `skiff agent` stopped: the `inet skiff` and `ip skiff-hostports` nftables tables,
+    /// routes to other nodes, the skiff0 bridge and the VXLAN device. Pods' interfaces go
+    /// with their pods: delete the pods (or stop their containers) first.
+    CleanupNetwork,
 }
 
 /// Flags of `skiff agent`.

@@ -37,6 +37,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Token(args) => server::print_token(args),
         cli::Command::Image(args) => image::run(args),
         cli::Command::Agent(args) => node::run_standalone(args),
+        cli::Command::CleanupNetwork => node::cleanup_network(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -236,3 +236,25 @@ pub fn run_standalone(args: AgentArgs) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+/// `skiff cleanup-network`: remove the node's nftables tables, routes, bridge and VXLAN
+/// device in this network namespace. Safe to repeat: what is already gone is skipped.
+pub fn cleanup_network() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let nft = skiff_net::Nft::host();
+        skiff_net::cleanup(&nft, skiff_net::TABLE)
+            .await
+            .context("removing the service proxy's nftables table")?;
+        nft.apply(&format!(
+            "add table ip {t}\ndelete table ip {t}\n",
+            t = skiff_net::host_ports::HOST_PORT_TABLE
+        ))
+        .await
+        .context("removing the hostPort table")?;
+        skiff_net::routes::remove_all().await;
+        Ok(())
+    })
+}

@@ -656,3 +656,48 @@ fn vxlan_backend_carries_pod_traffic_between_nodes() {
     let routes = String::from_utf8_lossy(&lab.exec(0, "ip", &["route"]).stdout).into_owned();
     assert!(routes.contains("dev skiff.vxlan"), "{routes}");
 }
+
+#[test]
+fn cleanup_network_removes_what_the_node_made() {
+    let lab = NetLab::new(2);
+    let mut c = Cluster::start_in_host(lab.host(0), &lab.ip(0), &[]);
+    let _agent = c.join_agent_in("n1", lab.host(1), &lab.ip(1));
+    c.wait_node_ready();
+    let text = |out: std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let state = || {
+        (
+            text(lab.exec(0, "ip", &["-o", "link", "show"])),
+            text(lab.exec(0, "nft", &["list", "tables"])),
+            text(lab.exec(0, "ip", &["route", "show", "proto", "66"])),
+        )
+    };
+    // The server's node has its bridge, its tables and a route to the other node's pods.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (links, tables, routes) = state();
+        if links.contains("skiff0") && tables.contains("inet skiff") && !routes.trim().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node networking never came up: {links}\n{tables}\n{routes}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    c.stop("TERM");
+    for _ in 0..2 {
+        // Twice: a second run finds nothing left and still succeeds.
+        let out = lab.exec(0, env!("CARGO_BIN_EXE_skiff"), &["cleanup-network"]);
+        assert!(out.status.success(), "{}", text(out));
+        let (links, tables, routes) = state();
+        assert!(!links.contains("skiff0"), "{links}");
+        assert!(!tables.contains("skiff"), "{tables}");
+        assert!(routes.trim().is_empty(), "{routes}");
+    }
+}
