@@ -90,6 +90,11 @@ impl FieldError {
         Self::new(field, ErrorKind::Invalid, Some(value.into()), detail)
     }
 
+    /// `Invalid value: detail`, the value left out (upstream's `field.OmitValueType`).
+    pub fn invalid_omit_value(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(field, ErrorKind::Invalid, None, detail)
+    }
+
     /// `Unsupported value: <v>: supported values: "a", "b"`.
     pub fn not_supported(
         field: impl Into<String>,

@@ -43,15 +43,16 @@ pub fn parse(s: &str, completions: i32) -> BTreeSet<i32> {
     out
 }
 
-/// Format indexes as ordered intervals: consecutive runs become "a-b".
+/// Format indexes as ordered intervals as upstream does: runs of three or more become
+/// "a-b", a run of two stays "a,b".
 pub fn format(indexes: &BTreeSet<i32>) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut run: Option<(i32, i32)> = None;
     let flush = |parts: &mut Vec<String>, (a, b): (i32, i32)| {
-        parts.push(if a == b {
-            a.to_string()
-        } else {
-            format!("{a}-{b}")
+        parts.push(match b - a {
+            0 => a.to_string(),
+            1 => format!("{a},{b}"),
+            _ => format!("{a}-{b}"),
         })
     };
     for &i in indexes {
@@ -70,16 +71,16 @@ pub fn format(indexes: &BTreeSet<i32>) -> String {
     parts.join(",")
 }
 
-/// The lowest `count` indexes below `completions` that neither succeeded nor have an
-/// active pod (upstream's firstPendingIndexes).
+/// The lowest `count` indexes below `completions` that neither succeeded nor are
+/// `taken` (an active pod, or failed for good) — upstream's firstPendingIndexes.
 pub fn first_pending(
     succeeded: &BTreeSet<i32>,
-    active: &BTreeSet<i32>,
+    taken: &BTreeSet<i32>,
     count: usize,
     completions: i32,
 ) -> Vec<i32> {
     (0..completions)
-        .filter(|i| !succeeded.contains(i) && !active.contains(i))
+        .filter(|i| !succeeded.contains(i) && !taken.contains(i))
         .take(count)
         .collect()
 }
@@ -124,11 +125,13 @@ mod tests {
     #[test]
     fn intervals_round_trip() {
         let s: BTreeSet<i32> = [0, 1, 2, 4, 6, 7].into_iter().collect();
-        assert_eq!(format(&s), "0-2,4,6-7");
+        assert_eq!(format(&s), "0-2,4,6,7");
+        assert_eq!(parse("0-2,4,6,7", 10), s);
         assert_eq!(parse("0-2,4,6-7", 10), s);
         assert_eq!(format(&BTreeSet::new()), "");
         // Indexes beyond completions (after a scale-down) are dropped.
-        assert_eq!(format(&parse("1,3-9", 5)), "1,3-4");
+        assert_eq!(format(&parse("1,3-9", 5)), "1,3,4");
+        assert_eq!(format(&parse("1,3-9", 6)), "1,3-5");
         assert_eq!(format(&parse("x,2", 5)), "2");
     }
 

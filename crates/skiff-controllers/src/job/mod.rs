@@ -9,12 +9,14 @@
 //! `succeeded`/`failed` counters — so a pod deleted right after it finished is never lost
 //! nor counted twice. The Job finishes through the interim `SuccessCriteriaMet` /
 //! `FailureTarget` conditions, becoming `Complete` / `Failed` once no pod is terminating.
-//! Rules without I/O live in [`rules`], [`indexes`] and [`failure_policy`];
+//! Rules without I/O live in [`rules`], [`indexes`], [`per_index`] (backoffLimitPerIndex)
+//! and [`failure_policy`];
 //! [`ttl`] is the TTL-after-finished controller.
 
 pub mod failure_policy;
 pub mod indexes;
 mod orphans;
+pub mod per_index;
 pub mod rules;
 mod sync;
 mod tracking;

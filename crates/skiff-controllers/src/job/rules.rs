@@ -153,14 +153,21 @@ pub fn backoff_remaining(job: &Job, pods: &[&Pod], now: Timestamp) -> Duration {
     let Some(last_failure) = failures.iter().max() else {
         return Duration::ZERO;
     };
-    let exp = u32::try_from(failures.len() - 1)
-        .unwrap_or(u32::MAX)
-        .min(16);
+    backoff_left(failures.len(), *last_failure, now)
+}
+
+/// What is left at `now` of the back-off after `failures` failures, the last at
+/// `last_failure`: 10 s doubling per failure, capped at 10 min.
+pub fn backoff_left(failures: usize, last_failure: Timestamp, now: Timestamp) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let exp = u32::try_from(failures - 1).unwrap_or(u32::MAX).min(16);
     let backoff = POD_FAILURE_BACKOFF
         .saturating_mul(1 << exp)
         .min(MAX_POD_FAILURE_BACKOFF);
     let elapsed = now
-        .duration_since(*last_failure)
+        .duration_since(last_failure)
         .try_into()
         .unwrap_or(Duration::ZERO);
     backoff.saturating_sub(elapsed)

@@ -5,6 +5,7 @@
 use super::failure_policy::evaluate;
 use super::indexes::{self, COMPLETION_INDEX, COMPLETION_INDEX_ENV};
 use super::orphans::remove_tracking_finalizer;
+use super::per_index::{self, INDEX_FAILURE_COUNT, INDEX_IGNORED_FAILURE_COUNT};
 use super::rules::{self, TRACKING_FINALIZER};
 use super::{key_of, Ctx};
 use crate::error::ControllerError;
@@ -18,7 +19,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +40,11 @@ pub(super) struct Pass<'a> {
     pub(super) terminating: i32,
     pub(super) succeeded: i32,
     pub(super) succeeded_indexes: BTreeSet<i32>,
+    /// With backoffLimitPerIndex: the indexes that failed for good.
+    pub(super) failed_indexes: Option<BTreeSet<i32>>,
+    /// With backoffLimitPerIndex: per index to retry, the failed pod its replacement
+    /// counts from (it keeps its finalizer until then).
+    pub(super) awaiting: HashMap<i32, Arc<Pod>>,
     /// Condition the Job is heading to (SuccessCriteriaMet, FailureTarget or Failed).
     pub(super) finished: Option<JobCondition>,
     pub(super) removing: HashSet<String>,
@@ -57,6 +63,13 @@ impl Pass<'_> {
             && !self
                 .removing
                 .contains(pod.metadata.uid.as_deref().unwrap_or(""))
+    }
+
+    /// Whether the pod is a failed pod whose replacement is still to be created.
+    pub(super) fn awaits_replacement(&self, pod: &Pod) -> bool {
+        self.awaiting
+            .values()
+            .any(|p| p.metadata.uid.is_some() && p.metadata.uid == pod.metadata.uid)
     }
 
     pub(super) fn index_ok(&self, pod: &Pod) -> bool {
@@ -113,6 +126,8 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Controlle
         terminating: 0,
         succeeded: 0,
         succeeded_indexes: BTreeSet::new(),
+        failed_indexes: None,
+        awaiting: HashMap::new(),
         finished: None,
         removing: ctx.finalizers_being_removed(&key),
         requeue: None,
@@ -247,6 +262,42 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Controlle
                 .filter_map(|p| indexes::valid_index(p, completions)),
         );
         pass.succeeded = done.len() as i32;
+        if let Some(limit) = per_index::limit(&job) {
+            let tracked = pass.pods.iter().filter(|p| pass.tracked(p));
+            let failed =
+                per_index::failed_indexes(&job, tracked.map(|p| p.as_ref()), completions, limit);
+            if pass.finished.is_none() {
+                let total = failed.len();
+                let verdict = if per_index::max_failed_indexes(&job)
+                    .is_some_and(|m| total > usize::try_from(m).unwrap_or(0))
+                {
+                    Some((
+                        "MaxFailedIndexesExceeded",
+                        "Job has exceeded the specified maximal number of failed indexes",
+                    ))
+                } else if total > 0 && total + done.len() >= completions.max(0) as usize {
+                    Some(("FailedIndexes", "Job has failed indexes"))
+                } else {
+                    None
+                };
+                pass.finished = verdict.map(|(reason, message)| {
+                    rules::condition("FailureTarget", "True", reason, message, now)
+                });
+            }
+            let active_idx: BTreeSet<i32> = active_pods
+                .iter()
+                .filter_map(|p| indexes::valid_index(p, completions))
+                .collect();
+            let settled: BTreeSet<i32> = done.union(&failed).copied().collect();
+            pass.awaiting = per_index::awaiting_replacement(
+                &job,
+                &pass.pods,
+                &settled,
+                &active_idx,
+                completions,
+            );
+            pass.failed_indexes = Some(failed);
+        }
         if pass.finished.is_none() {
             if let Some(msg) =
                 indexes::match_success_policy(spec.success_policy.as_ref(), completions, &done)
@@ -371,28 +422,40 @@ async fn manage(pass: &mut Pass<'_>, active_pods: &[Arc<Pod>]) -> Option<Control
     if diff == 0 {
         return None;
     }
-    let pod_refs: Vec<&Pod> = pass.pods.iter().map(|p| p.as_ref()).collect();
-    let wait = rules::backoff_remaining(job, &pod_refs, pass.now);
-    if !wait.is_zero() {
-        pass.requeue_in(wait);
-        return None;
+    if pass.failed_indexes.is_none() {
+        // One back-off for the whole Job (per-index Jobs back off per index below).
+        let pod_refs: Vec<&Pod> = pass.pods.iter().map(|p| p.as_ref()).collect();
+        let wait = rules::backoff_remaining(job, &pod_refs, pass.now);
+        if !wait.is_zero() {
+            pass.requeue_in(wait);
+            return None;
+        }
     }
     diff = diff.min(MAX_POD_WRITES);
     let mut to_create: Vec<Option<i32>> = vec![None; diff];
+    let mut index_backoff = None;
     if let (true, Some(completions)) = (rules::indexed(job), rules::completions(job)) {
-        let active_idx: BTreeSet<i32> = active_pods
+        let mut taken: BTreeSet<i32> = active_pods
             .iter()
             .filter_map(|p| indexes::valid_index(p, completions))
             .collect();
-        to_create = indexes::first_pending(&pass.succeeded_indexes, &active_idx, diff, completions)
-            .into_iter()
-            .map(Some)
-            .collect();
+        taken.extend(pass.failed_indexes.iter().flatten());
+        let mut pending =
+            indexes::first_pending(&pass.succeeded_indexes, &taken, diff, completions);
+        if pass.failed_indexes.is_some() {
+            let (ready, wait) = per_index::ready_to_start(pending, &pass.awaiting, pass.now);
+            index_backoff = wait;
+            pending = ready;
+        }
+        to_create = pending.into_iter().map(Some).collect();
     }
     let api: Api<Pod> = Api::namespaced(
         pass.ctx.client.clone(),
         &job.namespace().unwrap_or_default(),
     );
+    if let Some(wait) = index_backoff {
+        pass.requeue_in(wait);
+    }
     pass.ctx.expectations.begin(&pass.key);
     let mut batch = to_create.len().min(1);
     let mut next = 0;
@@ -415,8 +478,9 @@ async fn manage(pass: &mut Pass<'_>, active_pods: &[Arc<Pod>]) -> Option<Control
     None
 }
 
-/// The pod for completion index `idx` (or a non-indexed one).
-fn pod_for(job: &Job, idx: Option<i32>) -> Pod {
+/// The pod for completion index `idx` (or a non-indexed one); `failures` are the
+/// (counted, ignored) failure counts of its index when the Job has backoffLimitPerIndex.
+fn pod_for(job: &Job, idx: Option<i32>, failures: Option<(i32, i32)>) -> Pod {
     let name = job.name_any();
     let template = job
         .spec
@@ -439,6 +503,13 @@ fn pod_for(job: &Job, idx: Option<i32>) -> Pod {
         labels
             .get_or_insert_default()
             .insert(COMPLETION_INDEX.into(), i.to_string());
+        if let Some((counted, ignored)) = failures {
+            let a = annotations.get_or_insert_default();
+            a.insert(INDEX_FAILURE_COUNT.into(), counted.to_string());
+            if ignored > 0 {
+                a.insert(INDEX_IGNORED_FAILURE_COUNT.into(), ignored.to_string());
+            }
+        }
         generate_name = format!("{name}-{i}-");
         if let Some(s) = spec.as_mut() {
             s.hostname = Some(format!("{name}-{i}"));
@@ -448,7 +519,7 @@ fn pod_for(job: &Job, idx: Option<i32>) -> Pod {
                 value_from: Some(EnvVarSource {
                     field_ref: Some(ObjectFieldSelector {
                         api_version: None,
-                        field_path: format!("metadata.annotations['{COMPLETION_INDEX}']"),
+                        field_path: format!("metadata.labels['{COMPLETION_INDEX}']"),
                     }),
                     ..Default::default()
                 }),
@@ -486,7 +557,17 @@ async fn create_pod(
     idx: Option<i32>,
 ) -> Result<(), ControllerError> {
     let job = &pass.job;
-    match api.create(&PostParams::default(), &pod_for(job, idx)).await {
+    let failures = match (idx, pass.failed_indexes.is_some()) {
+        (Some(i), true) => Some(per_index::replacement_counts(
+            job,
+            pass.awaiting.get(&i).map(|p| p.as_ref()),
+        )),
+        _ => None,
+    };
+    match api
+        .create(&PostParams::default(), &pod_for(job, idx, failures))
+        .await
+    {
         Ok(created) => {
             let name = created.name_any();
             pass.ctx.expectations.created(&pass.key, &name);
@@ -650,7 +731,7 @@ mod tests {
             }}
         }))
         .expect("job");
-        let pod = pod_for(&job, Some(2));
+        let pod = pod_for(&job, Some(2), None);
         let meta = &pod.metadata;
         assert_eq!(meta.generate_name.as_deref(), Some("pi-2-"));
         assert_eq!(
@@ -681,7 +762,7 @@ mod tests {
                 .as_ref()
                 .and_then(|v| v.field_ref.as_ref())
                 .map(|f| f.field_path.as_str()),
-            Some("metadata.annotations['batch.kubernetes.io/job-completion-index']")
+            Some("metadata.labels['batch.kubernetes.io/job-completion-index']")
         );
         // A container that sets the variable itself keeps its own value.
         let init_env = spec.init_containers.as_ref().expect("init")[0]
@@ -690,7 +771,7 @@ mod tests {
             .expect("env");
         assert_eq!(init_env.len(), 1);
         assert_eq!(init_env[0].value.as_deref(), Some("mine"));
-        let plain = pod_for(&job, None);
+        let plain = pod_for(&job, None, None);
         assert_eq!(plain.metadata.generate_name.as_deref(), Some("pi-"));
         assert!(plain.metadata.annotations.is_none());
     }

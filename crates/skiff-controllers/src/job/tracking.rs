@@ -53,10 +53,12 @@ pub(super) async fn track(
     for pod in pass.pods.iter().filter(|p| pass.tracked(p)) {
         let failed = rules::is_pod_failed(pod, &job);
         let succeeded = crate::pod_state::phase(pod) == "Succeeded";
+        // A failed pod whose index is retried keeps its finalizer until the replacement
+        // exists: the replacement's failure count is read from it.
         let can_release = job.metadata.deletion_timestamp.is_some()
             || pass.finished.is_some()
             || succeeded
-            || failed;
+            || (failed && !pass.awaits_replacement(pod));
         if !can_release {
             continue;
         }
@@ -89,6 +91,13 @@ pub(super) async fn track(
             needs_flush = true;
         }
         status.completed_indexes = (!s.is_empty()).then_some(s);
+        if let Some(failed) = &pass.failed_indexes {
+            let s = indexes::format(failed);
+            if status.failed_indexes.as_deref() != Some(s.as_str()) {
+                needs_flush = true;
+            }
+            status.failed_indexes = Some(s);
+        }
         status.succeeded = Some(pass.succeeded).filter(|n| *n != 0);
     }
     let mut conditions = status.conditions.take().unwrap_or_default();

@@ -345,6 +345,96 @@ fn pod_failure_policy_fails_job_on_exit_code() {
     assert_eq!(job["status"]["failed"], 1, "{job}");
 }
 
+/// backoffLimitPerIndex: a failing index is retried on its own (the replacement counts
+/// the index's failures in an annotation) and then marked failed, while the other indexes
+/// complete; the Job fails with FailedIndexes. A FailIndex rule with maxFailedIndexes 0
+/// fails a second Job at once with MaxFailedIndexesExceeded.
+#[test]
+fn backoff_limit_per_index_fails_only_the_bad_index() {
+    let c = Cluster::start_with_agent();
+    c.wait_node_ready();
+    c.apply(&job_manifest(
+        "per-index",
+        "  completions: 3\n  parallelism: 3\n  completionMode: Indexed\n  backoffLimitPerIndex: 1",
+        "test $JOB_COMPLETION_INDEX = 1 && exit 3; exit 0",
+    ));
+    c.apply(&job_manifest(
+        "fail-index",
+        "  completions: 3\n  parallelism: 1\n  completionMode: Indexed\n  backoffLimitPerIndex: 2\n  maxFailedIndexes: 0\n  podFailurePolicy:\n    rules:\n    - action: FailIndex\n      onExitCodes:\n        operator: In\n        values: [42]",
+        "exit 42",
+    ));
+    let failed_reason = "jsonpath={.status.conditions[?(@.type==\"Failed\")].reason}";
+    c.wait_for(
+        "FailIndex job failed",
+        &["get", "job", "fail-index", "-o", failed_reason],
+        "MaxFailedIndexesExceeded",
+    );
+    let job = c.get_json(&["job", "fail-index"]);
+    assert_eq!(job["status"]["failedIndexes"], "0", "{job}");
+    assert_eq!(
+        condition(&job, "Failed").expect("Failed")["message"],
+        "Job has exceeded the specified maximal number of failed indexes"
+    );
+    assert_eq!(
+        pods_of(&c, "fail-index").len(),
+        1,
+        "no retry of a FailIndex failure"
+    );
+
+    c.wait_for(
+        "per-index job failed",
+        &["get", "job", "per-index", "-o", failed_reason],
+        "FailedIndexes",
+    );
+    let job = c.get_json(&["job", "per-index"]);
+    assert_eq!(job["status"]["failedIndexes"], "1", "{job}");
+    assert_eq!(job["status"]["completedIndexes"], "0,2", "{job}");
+    assert_eq!(job["status"]["succeeded"], 2, "{job}");
+    assert_eq!(job["status"]["failed"], 2, "{job}");
+    assert_eq!(
+        condition(&job, "Failed").expect("Failed")["message"],
+        "Job has failed indexes"
+    );
+    let pods = pods_of(&c, "per-index");
+    assert_eq!(pods.len(), 4, "one retry of index 1 only: {pods:?}");
+    let mut index_one: Vec<(String, String, String)> = Vec::new();
+    for p in &pods {
+        let annotations = &p["metadata"]["annotations"];
+        let index = annotations["batch.kubernetes.io/job-completion-index"]
+            .as_str()
+            .expect("index");
+        let failures = annotations["batch.kubernetes.io/job-index-failure-count"]
+            .as_str()
+            .expect("failure count on every pod");
+        assert!(p["metadata"]["finalizers"].is_null(), "counted: {p}");
+        if index == "1" {
+            assert_eq!(p["status"]["phase"], "Failed");
+            index_one.push((
+                p["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                failures.to_string(),
+                p["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        } else {
+            assert_eq!(
+                (p["status"]["phase"].as_str(), failures),
+                (Some("Succeeded"), "0")
+            );
+        }
+    }
+    index_one.sort();
+    let counts: Vec<&str> = index_one.iter().map(|(_, f, _)| f.as_str()).collect();
+    assert_eq!(counts, ["0", "1"], "{index_one:?}");
+    // The retry waited out the index's 10 s back-off.
+    let gap = ts_seconds(&index_one[1].0) - ts_seconds(&index_one[0].2);
+    assert!(gap >= 9, "retry {gap} s after the failure: {index_one:?}");
+}
+
 /// Deleting a running Job removes its pods: the tracking finalizer must not keep them
 /// once the Job is gone (regression guard for finalizer leaks).
 #[test]
