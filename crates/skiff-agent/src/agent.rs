@@ -36,10 +36,15 @@ pub async fn run(
         events: EventRecorder::new(client.clone(), cfg.node_name.clone()),
         node_cpu_millis: (m.cpus * 1000) as i64,
         node_memory: m.memory as i64,
+        evictions: Default::default(),
     });
     let heartbeat = tokio::spawn(
         crate::heartbeat::run(client.clone(), cfg.clone(), shutdown.clone())
             .instrument(tracing::info_span!("heartbeat", node = %cfg.node_name)),
+    );
+    let evictions = tokio::spawn(
+        crate::eviction_manager::run(ctx.clone(), shutdown.clone())
+            .instrument(tracing::info_span!("eviction_manager", node = %cfg.node_name)),
     );
     let storage = tokio::spawn(
         crate::local_path::run(client.clone(), cfg.clone(), shutdown.clone())
@@ -113,6 +118,7 @@ pub async fn run(
         .instrument(tracing::info_span!("pod_manager", node = %cfg.node_name))
         .await;
     heartbeat.abort();
+    evictions.abort();
     storage.abort();
     for task in [network, proxy, policy, host_ports].into_iter().flatten() {
         task.abort();

@@ -20,16 +20,46 @@ pub enum Threshold {
 }
 
 impl Threshold {
-    /// True when `available` of `capacity` is below the threshold (never with unknown capacity).
-    fn crossed(&self, available: u64, capacity: u64) -> bool {
-        if capacity == 0 {
-            return false;
-        }
+    /// The threshold in units, for a resource of `capacity` units.
+    fn quantity(&self, capacity: u64) -> f64 {
         match *self {
-            Threshold::Amount(min) => (available as f64) < min,
-            Threshold::Percent(p) => (available as f64) < p / 100.0 * capacity as f64,
+            Threshold::Amount(min) => min,
+            Threshold::Percent(p) => p / 100.0 * capacity as f64,
         }
     }
+}
+
+/// The resource an eviction reclaims, as the kubelet names it in its messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// `memory.available`.
+    Memory,
+    /// `nodefs.available` / `imagefs.available`.
+    EphemeralStorage,
+    /// `pid.available`.
+    Pids,
+}
+
+impl Resource {
+    /// The resource name (`memory`, `ephemeral-storage`, `pids`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Memory => "memory",
+            Resource::EphemeralStorage => "ephemeral-storage",
+            Resource::Pids => "pids",
+        }
+    }
+}
+
+/// A signal below its threshold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Crossed {
+    /// What is short.
+    pub resource: Resource,
+    /// The threshold, in bytes (processes for PIDs).
+    pub threshold: u64,
+    /// What is available now.
+    pub available: u64,
 }
 
 /// The hard thresholds of one agent.
@@ -67,17 +97,62 @@ impl EvictionThresholds {
         }
     }
 
+    /// The signals below their thresholds, in the order the kubelet reclaims them:
+    /// memory, then disk, then PIDs. A resource of unknown capacity is never short.
+    pub fn crossed(&self, m: &MachineInfo) -> Vec<Crossed> {
+        let (procs, pid_max) = m.pids;
+        let signals = [
+            (
+                Resource::Memory,
+                self.memory_available,
+                m.memory_available,
+                m.memory,
+            ),
+            (
+                Resource::EphemeralStorage,
+                self.nodefs_available,
+                m.disk_available,
+                m.disk_total,
+            ),
+            (
+                Resource::EphemeralStorage,
+                self.imagefs_available,
+                m.disk_available,
+                m.disk_total,
+            ),
+            (
+                Resource::Pids,
+                self.pid_available,
+                pid_max.saturating_sub(procs),
+                pid_max,
+            ),
+        ];
+        let mut out: Vec<Crossed> = Vec::new();
+        for (resource, threshold, available, capacity) in signals {
+            let Some(t) = threshold.filter(|_| capacity > 0) else {
+                continue;
+            };
+            let quantity = t.quantity(capacity);
+            if (available as f64) < quantity && !out.iter().any(|c| c.resource == resource) {
+                out.push(Crossed {
+                    resource,
+                    // Truncated, as the kubelet's threshold quantity.
+                    threshold: quantity as u64,
+                    available,
+                });
+            }
+        }
+        out
+    }
+
     /// Which pressures the machine is under.
     pub fn pressures(&self, m: &MachineInfo) -> Pressures {
-        let crossed = |t: &Option<Threshold>, available: u64, capacity: u64| {
-            t.is_some_and(|t| t.crossed(available, capacity))
-        };
-        let (procs, pid_max) = m.pids;
+        let crossed = self.crossed(m);
+        let short = |r: Resource| crossed.iter().any(|c| c.resource == r);
         Pressures {
-            memory: crossed(&self.memory_available, m.memory_available, m.memory),
-            disk: crossed(&self.nodefs_available, m.disk_available, m.disk_total)
-                || crossed(&self.imagefs_available, m.disk_available, m.disk_total),
-            pid: crossed(&self.pid_available, pid_max.saturating_sub(procs), pid_max),
+            memory: short(Resource::Memory),
+            disk: short(Resource::EphemeralStorage),
+            pid: short(Resource::Pids),
         }
     }
 }
@@ -197,6 +272,38 @@ mod tests {
                 pid: true
             }
         );
+    }
+
+    #[test]
+    fn crossed_signals_carry_threshold_and_availability_in_reclaim_order() {
+        let d = EvictionThresholds::kubelet_defaults();
+        assert_eq!(
+            d.crossed(&machine(9 << 30, 50 << 20, 950)),
+            vec![
+                Crossed {
+                    resource: Resource::Memory,
+                    threshold: 100 << 20,
+                    available: 50 << 20
+                },
+                Crossed {
+                    resource: Resource::EphemeralStorage,
+                    threshold: 10 << 30,
+                    available: 9 << 30
+                },
+                Crossed {
+                    resource: Resource::Pids,
+                    threshold: 100,
+                    available: 50
+                },
+            ]
+        );
+        // nodefs and imagefs share the filesystem: one disk entry.
+        let both: EvictionThresholds = "nodefs.available<10%,imagefs.available<20%"
+            .parse()
+            .unwrap();
+        let short = both.crossed(&machine(5 << 30, 4 << 30, 0));
+        assert_eq!(short.len(), 1);
+        assert_eq!(short[0].resource.as_str(), "ephemeral-storage");
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod env;
 mod error;
 mod events;
 mod eviction;
+mod eviction_manager;
 mod exec_stream;
 mod grpc_probe;
 mod heartbeat;

@@ -76,6 +76,9 @@ fn container_status(s: &Slot, image: &str) -> ContainerStatus {
 impl PodWorker {
     /// The phase upstream would report for the current state.
     pub(crate) fn phase(&self) -> &'static str {
+        if self.evicted.is_some() {
+            return "Failed";
+        }
         let apps: Vec<&Slot> = self.slots.iter().filter(|s| !s.init).collect();
         match self.state {
             State::Setup | State::Init(_) => {
@@ -169,7 +172,7 @@ impl PodWorker {
         } else {
             "ContainersNotReady"
         };
-        let conditions = vec![
+        let mut conditions = vec![
             self.condition("PodReadyToStartContainers", self.sandbox.is_some(), None),
             self.condition(
                 "Initialized",
@@ -184,6 +187,12 @@ impl PodWorker {
             self.condition("ContainersReady", all_ready, Some(not_ready_reason)),
             self.condition("PodScheduled", true, None),
         ];
+        if let Some(message) = self.evicted.clone() {
+            let mut disruption = self.condition("DisruptionTarget", true, None);
+            disruption.reason = Some("TerminationByKubelet".into());
+            disruption.message = Some(message);
+            conditions.push(disruption);
+        }
         let host_ip = self.ctx.cfg.internal_ip.clone();
         PodStatus {
             phase: Some(phase.to_string()),
@@ -199,6 +208,8 @@ impl PodWorker {
             qos_class: Some(crate::resources::qos_class(&self.pod).as_str().to_string()),
             init_container_statuses: Some(init_statuses).filter(|v| !v.is_empty()),
             container_statuses: Some(statuses),
+            reason: self.evicted.as_ref().map(|_| "Evicted".to_string()),
+            message: self.evicted.clone(),
             ..Default::default()
         }
     }

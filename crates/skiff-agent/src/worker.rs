@@ -35,6 +35,8 @@ pub(crate) struct WorkerCtx {
     /// Node allocatable CPU (millicores) and memory (bytes), defaults of resourceFieldRef.
     pub node_cpu_millis: i64,
     pub node_memory: i64,
+    /// Evictions the eviction manager ordered, for the pods' workers to carry out.
+    pub evictions: crate::eviction_manager::Orders,
 }
 
 /// Where a pod's life is.
@@ -80,8 +82,12 @@ pub(crate) struct PodWorker {
     pub last_status_rv: u64,
     pub condition_times: BTreeMap<String, (String, Time)>,
     pub state: State,
+    /// Set when the eviction manager evicted the pod: the message it gave.
+    pub evicted: Option<String>,
 }
 
+/// Grace period of containers stopped by an eviction (the kubelet's for hard thresholds).
+const EVICTION_GRACE: Duration = Duration::from_secs(1);
 /// How often running containers are polled.
 const POLL: Duration = Duration::from_secs(1);
 /// How often referenced ConfigMaps/Secrets are re-read to refresh volumes.
@@ -119,6 +125,7 @@ impl PodWorker {
             last_status_rv: 0,
             condition_times: BTreeMap::new(),
             state: State::Setup,
+            evicted: None,
         };
         w.adopt(adopted);
         w
@@ -277,6 +284,11 @@ impl PodWorker {
 
     /// One step of the state machine; returns the next state and how long to wait at most.
     async fn step(&mut self) -> (State, Duration) {
+        if matches!(self.state, State::Setup | State::Init(_) | State::Run) {
+            if let Some(message) = self.ctx.evictions.take(&self.uid) {
+                return self.evict(message).await;
+            }
+        }
         match self.state {
             State::Setup => self.step_setup().await,
             State::Init(n) => self.step_init(n).await,
@@ -533,12 +545,13 @@ impl PodWorker {
         let uid = self.uid.clone();
         let slot = &mut self.slots[idx];
         let failed = term.exit_code != 0;
-        let restart = match policy.as_str() {
-            "Never" => false,
-            "OnFailure" => failed,
-            // Init containers of an Always pod are retried only on failure, as upstream.
-            _ => !slot.init || failed,
-        };
+        let restart = self.evicted.is_none()
+            && match policy.as_str() {
+                "Never" => false,
+                "OnFailure" => failed,
+                // Init containers of an Always pod are retried only on failure, as upstream.
+                _ => !slot.init || failed,
+            };
         let ran_for = slot
             .running_since
             .and_then(|s| std::time::SystemTime::now().duration_since(s).ok())
@@ -579,6 +592,38 @@ impl PodWorker {
             self.event(Some(&name), EventType::Warning, "BackOff", &msg)
                 .await;
         }
+    }
+
+    /// Carry out an eviction: stop every container at once (none restarts) and end the
+    /// pod Failed with reason Evicted; it stays until someone deletes it, as upstream.
+    async fn evict(&mut self, message: String) -> (State, Duration) {
+        tracing::info!(pod = %self.key(), %message, "evicting");
+        self.evicted = Some(message.clone());
+        self.event(None, EventType::Warning, "Evicted", &message)
+            .await;
+        for idx in 0..self.slots.len() {
+            self.poll_slot(idx).await;
+            if let (Some(id), true) = (self.slots[idx].id.clone(), self.slots[idx].running()) {
+                let name = self.slots[idx].name.clone();
+                self.killing(&name).await;
+                if let Err(e) = self.ctx.runtime.stop_container(&id, EVICTION_GRACE).await {
+                    tracing::warn!(pod = %self.key(), error = %e, "stop container");
+                }
+                self.poll_slot(idx).await;
+            }
+            let slot = &mut self.slots[idx];
+            slot.done = true;
+            slot.waiting = None;
+            slot.next_start = None;
+        }
+        (State::Finished, Duration::ZERO)
+    }
+
+    /// The kubelet's event for a container it is about to stop.
+    async fn killing(&self, name: &str) {
+        let message = format!("Stopping container {name}");
+        self.event(Some(name), EventType::Normal, "Killing", &message)
+            .await;
     }
 
     /// Stop everything of the pod, remove the sandbox and the pod's directory.
@@ -676,13 +721,7 @@ impl PodWorker {
                     .await;
                 }
             }
-            self.event(
-                Some(&name),
-                EventType::Normal,
-                "Killing",
-                &format!("Stopping container {name}"),
-            )
-            .await;
+            self.killing(&name).await;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         tracing::debug!(pod = %self.key(), ?left, "stopping containers");

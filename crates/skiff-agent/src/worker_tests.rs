@@ -26,6 +26,7 @@ fn ctx(
         events: EventRecorder::new(client, "n1"),
         node_cpu_millis: 4000,
         node_memory: 8 << 30,
+        evictions: Default::default(),
     })
 }
 
@@ -209,4 +210,42 @@ async fn deletion_update_reaches_a_running_worker() {
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     assert!(stopped.is_ok(), "deletion never reached the worker");
     assert!(runtime.running("c").is_empty());
+}
+
+/// An eviction order stops the containers with the hard-eviction grace period, restarts
+/// none (even with restartPolicy Always) and ends the pod Failed/Evicted with the
+/// kubelet's DisruptionTarget condition.
+#[tokio::test]
+async fn eviction_order_fails_the_pod_without_restarts() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (images, runtime) = (RecordingImages::new(), RecordingRuntime::new());
+    let ctx = ctx(tmp.path(), images, runtime.clone());
+    let mut w = PodWorker::new(ctx.clone(), pod("Always"), vec![]);
+    drive(&mut w, 3).await;
+    assert_eq!(runtime.running("c").len(), 1);
+    let message =
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: 10Mi. ";
+    ctx.evictions.order("u1", message.to_string());
+    drive(&mut w, 3).await;
+    assert_eq!(w.state, State::Finished);
+    assert!(runtime.running("c").is_empty(), "stopped and not restarted");
+    assert!(runtime
+        .calls()
+        .iter()
+        .any(|c| matches!(c, RuntimeCall::Stop(_, g) if *g == Duration::from_secs(1))));
+    let status = w.build_status();
+    assert_eq!(status.phase.as_deref(), Some("Failed"));
+    assert_eq!(status.reason.as_deref(), Some("Evicted"));
+    assert_eq!(status.message.as_deref(), Some(message));
+    let disruption = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "DisruptionTarget")
+        .expect("DisruptionTarget");
+    assert_eq!(
+        (disruption.status.as_str(), disruption.reason.as_deref()),
+        ("True", Some("TerminationByKubelet"))
+    );
+    assert!(ctx.evictions.take("u1").is_none(), "the order was taken");
 }

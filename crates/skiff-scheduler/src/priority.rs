@@ -1,4 +1,5 @@
-//! Resolving a pod's priority from its PriorityClass, since the API server does not yet.
+//! Resolving a pod's priority from its PriorityClass: the API server's Priority admission
+//! sets spec.priority on create; this covers pods stored without it (and test fixtures).
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::scheduling::v1::PriorityClass;

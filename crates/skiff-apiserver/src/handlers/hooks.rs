@@ -44,6 +44,16 @@ pub async fn before_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
             ctx.state.config.default_not_ready_toleration_seconds,
             ctx.state.config.default_unreachable_toleration_seconds,
         );
+        let classes = match ctx
+            .state
+            .registry()
+            .get("scheduling.k8s.io", "v1", "priorityclasses")
+        {
+            Some(pc) => ctx.state.store.list(&pc.key_prefix()).0,
+            None => Vec::new(),
+        };
+        let classes: Vec<Value> = classes.iter().map(|c| c.value()).collect();
+        super::priority_admission::admit(obj, &classes)?;
     } else if is(info, "", "persistentvolumeclaims") || is(info, "", "persistentvolumes") {
         obj["status"] = json!({"phase": "Pending"});
         // StorageObjectInUseProtection admission: the controllers remove these.

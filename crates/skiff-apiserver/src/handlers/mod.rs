@@ -4,6 +4,7 @@ mod default_tolerations;
 mod delete;
 mod eviction;
 mod hooks;
+mod priority_admission;
 mod read;
 mod reviews;
 mod sa_admission;

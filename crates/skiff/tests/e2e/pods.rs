@@ -126,7 +126,7 @@ fn unschedulable_pod_reports_why() {
 }
 
 #[test]
-fn eviction_threshold_crossed_reports_disk_pressure_and_taints_the_node() {
+fn eviction_threshold_crossed_taints_the_node_and_evicts_pods() {
     // Every filesystem has less than 100% free: the node must report DiskPressure.
     let c = Cluster::start_with_agent_args(&["--eviction-hard", "nodefs.available<100%"]);
     let node = wait_node_ready(&c);
@@ -166,6 +166,68 @@ fn eviction_threshold_crossed_reports_disk_pressure_and_taints_the_node() {
         msg.contains("untolerated taint {node.kubernetes.io/disk-pressure: }"),
         "{msg}"
     );
+
+    // Pods that tolerate the taint run, and the eviction manager then evicts them one per
+    // interval — never a critical one.
+    let tolerating = |name: &str, ns: &str, extra: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{extra}  terminationGracePeriodSeconds: 1\n  tolerations: [{{key: node.kubernetes.io/disk-pressure, operator: Exists, effect: NoSchedule}}]\n  containers:\n  - {{name: main, image: busybox:1.36, command: [sleep, \"600\"]}}\n"
+        )
+    };
+    c.apply(&tolerating(
+        "critical",
+        "kube-system",
+        "  priorityClassName: system-node-critical\n",
+    ));
+    c.apply(&tolerating("victim", "default", ""));
+    let reason = "jsonpath={.status.reason}";
+    wait_for(
+        &c,
+        "the pod evicted",
+        &["get", "pod", "victim", "-o", reason],
+        "Evicted",
+    );
+    let victim = c.get_json(&["pod", "victim"]);
+    assert_eq!(victim["status"]["phase"], "Failed", "{victim}");
+    let message = victim["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message
+            .starts_with("The node was low on resource: ephemeral-storage. Threshold quantity: "),
+        "{message}"
+    );
+    let disruption = victim["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "DisruptionTarget")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&disruption["status"], &disruption["reason"]),
+        (&"True".into(), &"TerminationByKubelet".into()),
+        "{victim}"
+    );
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=victim",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]);
+    assert!(events.contains("Evicted"), "{events}");
+    // A whole further interval later the critical pod still runs.
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    let phase = c.ok(&[
+        "get",
+        "pod",
+        "critical",
+        "-n",
+        "kube-system",
+        "-o",
+        "jsonpath={.status.phase}",
+    ]);
+    assert_eq!(phase, "Running");
 }
 
 #[test]
