@@ -58,6 +58,7 @@ pub mod replica_set;
 mod run;
 pub mod service_lb;
 pub mod stateful_set;
+pub mod status_write;
 pub mod storage_class;
 pub mod volume_match;
 pub mod work_queue;

@@ -401,11 +401,7 @@ async fn write_status(
     if ds.status.as_ref() == Some(status) {
         return Ok(());
     }
-    let name = ds.name_any();
-    let api: Api<DaemonSet> =
-        Api::namespaced(ctx.client.clone(), &ds.namespace().unwrap_or_default());
-    let mut obj = ds.clone();
-    for attempt in 0..2 {
+    crate::status_write::replace_status(&ctx.client, ds, |obj| {
         let mut s = status.clone();
         // A collision count bumped meanwhile must not be lost.
         s.collision_count = obj
@@ -414,28 +410,6 @@ async fn write_status(
             .and_then(|o| o.collision_count)
             .or(s.collision_count);
         obj.status = Some(s);
-        match api
-            .replace_status(&name, &PostParams::default(), &obj)
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 409 && attempt == 0 => {
-                obj = api
-                    .get(&name)
-                    .await
-                    .map_err(ControllerError::api(format!("reading {name}")))?;
-                if obj.metadata.generation != ds.metadata.generation {
-                    // The spec moved on: the next pass computes a status for it.
-                    return Ok(());
-                }
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-            Err(e) => {
-                return Err(ControllerError::api(format!("updating status of {name}"))(
-                    e,
-                ))
-            }
-        }
-    }
-    Ok(())
+    })
+    .await
 }

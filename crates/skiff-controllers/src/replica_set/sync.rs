@@ -266,32 +266,11 @@ async fn write_status<K: ReplicaOwner>(
     owner: &K,
     status: ReplicaSetStatus,
 ) -> Result<ReplicaSetStatus, ControllerError> {
-    if owner.status() == status {
-        return Ok(status);
-    }
-    let name = owner.name_any();
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &owner.namespace().unwrap_or_default());
-    let mut obj = owner.clone();
-    for attempt in 0..2 {
-        obj.set_status(status.clone());
-        match api
-            .replace_status(&name, &PostParams::default(), &obj)
-            .await
-        {
-            Ok(_) => return Ok(status),
-            Err(kube::Error::Api(s)) if s.code == 409 && attempt == 0 => {
-                obj = api
-                    .get(&name)
-                    .await
-                    .map_err(ControllerError::api(format!("reading {name}")))?;
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(status),
-            Err(e) => {
-                return Err(ControllerError::api(format!("updating status of {name}"))(
-                    e,
-                ))
-            }
-        }
+    if owner.status() != status {
+        crate::status_write::replace_status(&ctx.client, owner, |obj| {
+            obj.set_status(status.clone())
+        })
+        .await?;
     }
     Ok(status)
 }

@@ -436,34 +436,5 @@ async fn write_status(
     if set.status.as_ref() == Some(st) {
         return Ok(());
     }
-    let name = set.name_any();
-    let api: Api<StatefulSet> =
-        Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    let mut obj = set.clone();
-    for attempt in 0..2 {
-        obj.status = Some(st.clone());
-        match api
-            .replace_status(&name, &PostParams::default(), &obj)
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 409 && attempt == 0 => {
-                obj = api
-                    .get(&name)
-                    .await
-                    .map_err(ControllerError::api(format!("reading {name}")))?;
-                // A newer generation gets its own reconcile and status.
-                if obj.metadata.generation != set.metadata.generation {
-                    return Ok(());
-                }
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-            Err(e) => {
-                return Err(ControllerError::api(format!("updating status of {name}"))(
-                    e,
-                ))
-            }
-        }
-    }
-    Ok(())
+    crate::status_write::replace_status(&ctx.client, set, |obj| obj.status = Some(st.clone())).await
 }
