@@ -9,9 +9,9 @@
 //! `DisruptionTarget` condition; its owner replaces it (the pressure taint keeps the
 //! replacement off this node).
 //!
-//! Usage figures: memory is each container's working set (cgroup); disk is what the pod
-//! holds in its directory (emptyDir and other volumes) plus its logs — container writable
-//! layers are not measured yet; PIDs are the pod cgroup's `pids.current`.
+//! Usage figures: memory is each container's working set (cgroup); disk is each
+//! container's writable layer plus its logs, and what the pod's volumes (emptyDir and the
+//! like) hold; PIDs are the pod cgroup's `pids.current`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -22,6 +22,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::Api;
 use tokio::sync::watch;
+
+use skiff_cri::disk_usage;
 
 use crate::eviction::{Crossed, Resource};
 use crate::machine::MachineInfo;
@@ -192,20 +194,16 @@ fn requests(pod: &Pod, resource: Resource) -> BTreeMap<String, (u64, String)> {
         .collect()
 }
 
-/// Bytes a directory tree occupies on disk (symlinks not followed; unreadable parts skipped).
-fn disk_usage(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => m.blocks() * 512 + disk_usage(&e.path()),
-            Ok(m) => m.blocks() * 512,
-            Err(_) => 0,
+/// The runtime container IDs of the pod's current (app) containers, by name.
+fn container_ids(pod: &Pod) -> Vec<(String, String)> {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .filter_map(|c| {
+            let id = c.container_id.as_deref()?.strip_prefix("skiff://")?;
+            Some((c.name.clone(), id.to_string()))
         })
-        .sum()
+        .collect()
 }
 
 /// The pods of this node that may be evicted, with their use of `resource`.
@@ -263,8 +261,20 @@ async fn candidates(ctx: &WorkerCtx, pods: &[Pod], resource: Resource) -> Vec<Ca
                 containers.iter().map(|c| c.usage).sum()
             }
             Resource::EphemeralStorage => {
-                disk_usage(&ctx.cfg.pod_dir(&uid))
-                    + disk_usage(&ctx.cfg.pod_log_dir(&ns, &name, &uid))
+                let logs = ctx.cfg.pod_log_dir(&ns, &name, &uid);
+                for (cname, id) in container_ids(pod) {
+                    let rootfs = ctx.runtime.writable_layer_usage(&id).await.unwrap_or(0);
+                    let (request, request_text) =
+                        requests.get(&cname).cloned().unwrap_or((0, "0".into()));
+                    containers.push(ContainerUse {
+                        usage: rootfs + disk_usage(&logs.join(&cname)),
+                        name: cname,
+                        request,
+                        request_text,
+                    });
+                }
+                // Plus what the pod's volumes (emptyDir and the like) hold.
+                containers.iter().map(|c| c.usage).sum::<u64>() + disk_usage(&ctx.cfg.pod_dir(&uid))
             }
             Resource::Pids => {
                 let parent = crate::resources::qos_class(pod).cgroup_parent(&uid);
@@ -437,15 +447,5 @@ mod tests {
         assert_eq!(orders.take("a"), None);
         orders.retain(&HashSet::new());
         assert!(!orders.pending("b"));
-    }
-
-    #[test]
-    fn disk_usage_counts_nested_files() {
-        let dir = std::env::temp_dir().join(format!("skiff-du-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("a/b")).expect("mkdir");
-        std::fs::write(dir.join("a/b/f"), vec![1u8; 64 * 1024]).expect("write");
-        let used = disk_usage(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
-        assert!(used >= 64 * 1024, "{used}");
     }
 }

@@ -273,6 +273,23 @@ pub struct ContainerSummary {
     pub state: ContainerState,
 }
 
+/// Bytes a directory tree occupies on disk, as `du` counts them (symlinks not followed,
+/// unreadable parts skipped).
+pub fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => m.blocks() * 512 + disk_usage(&e.path()),
+            Ok(m) => m.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 /// CPU and memory usage of a container or pod, from cgroups.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
@@ -349,10 +366,34 @@ pub trait RuntimeService: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<i32, RuntimeError>>;
     /// Resource usage.
     fn stats(&self, id: &str) -> BoxFuture<'_, Result<Stats, RuntimeError>>;
+    /// Bytes the container's writable layer holds on disk; 0 from runtimes that cannot
+    /// tell.
+    fn writable_layer_usage(&self, id: &str) -> BoxFuture<'_, Result<u64, RuntimeError>> {
+        let _ = id;
+        Box::pin(async { Ok(0) })
+    }
     /// Connect to `127.0.0.1:port` inside a sandbox's network namespace (port-forward).
     fn port_forward(
         &self,
         sandbox_id: &str,
         port: u16,
     ) -> BoxFuture<'_, Result<tokio::net::TcpStream, RuntimeError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_usage_counts_nested_files_once() {
+        let dir = std::env::temp_dir().join(format!("skiff-du-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a/b")).expect("mkdir");
+        std::fs::write(dir.join("a/b/f"), vec![1u8; 64 * 1024]).expect("write");
+        std::os::unix::fs::symlink("/usr", dir.join("a/link")).expect("symlink");
+        let used = disk_usage(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        // The file and three directories; the symlink's target is not followed.
+        assert!((64 * 1024..1 << 20).contains(&used), "{used}");
+        assert_eq!(disk_usage(Path::new("/nonexistent/skiff")), 0);
+    }
 }

@@ -662,6 +662,18 @@ impl RuntimeService for RuncRuntime {
         let id = id.to_string();
         Box::pin(async move { self.stats_impl(&id) })
     }
+    fn writable_layer_usage(&self, id: &str) -> BoxFuture<'_, Result<u64, RuntimeError>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            if self.container_record(&id)?.is_none() {
+                return Err(RuntimeError::NotFound(format!("container {id}")));
+            }
+            // The overlay's upper directory is everything the container wrote.
+            Ok(skiff_cri::disk_usage(
+                &self.layout.container_dir(&id).join("upper"),
+            ))
+        })
+    }
     fn port_forward(
         &self,
         sandbox_id: &str,

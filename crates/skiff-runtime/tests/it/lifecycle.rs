@@ -51,6 +51,17 @@ async fn output_is_logged_and_exit_codes_reported() {
         "{state:?}"
     );
 
+    // What a container writes lands in its writable layer, which the eviction manager
+    // measures.
+    fx.run(fx.container(&sb, "c-fill", "dd if=/dev/zero of=/fill bs=1024 count=2048"))
+        .await;
+    fx.wait_exit("c-fill", Duration::from_secs(10)).await;
+    let filled = fx.runtime.writable_layer_usage("c-fill").await.unwrap();
+    let quiet = fx.runtime.writable_layer_usage("c-ok").await.unwrap();
+    assert!(filled >= 2 << 20, "{filled}");
+    assert!(quiet < 1 << 20, "{quiet}");
+    assert!(fx.runtime.writable_layer_usage("c-none").await.is_err());
+
     fx.runtime.remove_sandbox(&sb.id).await.unwrap();
     // Idempotent.
     fx.runtime.remove_sandbox(&sb.id).await.unwrap();
