@@ -18,14 +18,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Taint};
 use kube::api::ListParams;
 use kube::Api;
 use tokio::sync::watch;
 
 use skiff_cri::disk_usage;
 
-use crate::eviction::{Crossed, Resource};
+use crate::eviction::{Crossed, Pressures, Resource};
 use crate::machine::MachineInfo;
 use crate::worker::WorkerCtx;
 
@@ -152,6 +152,45 @@ pub(crate) fn message(short: &Crossed, pod: &Candidate) -> String {
         ));
     }
     m
+}
+
+/// The kubelet's eviction admission: under node pressure a new pod is refused (it ends
+/// Failed, reason Evicted) unless it is critical or — under memory pressure alone — it is
+/// not BestEffort or tolerates the memory-pressure taint. Returns the refusal message.
+pub(crate) fn refuse_admission(pod: &Pod, pressures: Pressures) -> Option<String> {
+    let conditions: Vec<&str> = [
+        (pressures.memory, "MemoryPressure"),
+        (pressures.disk, "DiskPressure"),
+        (pressures.pid, "PIDPressure"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| *name)
+    .collect();
+    if conditions.is_empty() || critical(pod) {
+        return None;
+    }
+    if conditions == ["MemoryPressure"] {
+        let best_effort =
+            crate::resources::qos_class(pod) == crate::resources::QosClass::BestEffort;
+        let taint = Taint {
+            key: "node.kubernetes.io/memory-pressure".into(),
+            effect: "NoSchedule".into(),
+            ..Taint::default()
+        };
+        let tolerated = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.tolerations.iter().flatten())
+            .any(|t| skiff_selectors::tolerates(t, &taint));
+        if !best_effort || tolerated {
+            return None;
+        }
+    }
+    Some(format!(
+        "The node had condition: [{}]. ",
+        conditions.join(" ")
+    ))
 }
 
 /// Whether the kubelet would never evict this pod.
@@ -435,6 +474,42 @@ mod tests {
         assert!(message(&pids, &pod("u", 0, 0, 0)).starts_with(
             "The node was low on resource: pids. Threshold quantity: 3276, available: 12. "
         ));
+    }
+
+    #[test]
+    fn admission_under_pressure_spares_critical_and_non_best_effort_pods() {
+        let pod = |spec: serde_json::Value| -> Pod {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "spec": spec}))
+                .expect("pod")
+        };
+        let best_effort = pod(serde_json::json!({"containers": [{"name": "c"}]}));
+        let burstable = pod(serde_json::json!({"containers": [{"name": "c",
+            "resources": {"requests": {"memory": "1Mi"}}}]}));
+        let tolerating = pod(serde_json::json!({"containers": [{"name": "c"}],
+            "tolerations": [{"key": "node.kubernetes.io/memory-pressure", "operator": "Exists"}]}));
+        let critical =
+            pod(serde_json::json!({"containers": [{"name": "c"}], "priority": 2000001000}));
+        let memory = Pressures {
+            memory: true,
+            ..Pressures::default()
+        };
+        let disk = Pressures {
+            disk: true,
+            pid: true,
+            ..Pressures::default()
+        };
+        assert_eq!(refuse_admission(&best_effort, Pressures::default()), None);
+        assert_eq!(
+            refuse_admission(&best_effort, memory).as_deref(),
+            Some("The node had condition: [MemoryPressure]. ")
+        );
+        assert_eq!(refuse_admission(&burstable, memory), None);
+        assert_eq!(refuse_admission(&tolerating, memory), None);
+        assert_eq!(
+            refuse_admission(&burstable, disk).as_deref(),
+            Some("The node had condition: [DiskPressure PIDPressure]. ")
+        );
+        assert_eq!(refuse_admission(&critical, disk), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use kube::api::{Patch, PatchParams};
 use kube::Api;
 
 use crate::slot::Slot;
-use crate::worker::{PodWorker, State};
+use crate::worker::{NodeVerdict, PodWorker, State};
 
 fn container_status(s: &Slot, image: &str) -> ContainerStatus {
     let state = if let Some(t) = &s.terminated {
@@ -187,7 +187,7 @@ impl PodWorker {
             self.condition("ContainersReady", all_ready, Some(not_ready_reason)),
             self.condition("PodScheduled", true, None),
         ];
-        if let Some(message) = self.evicted.clone() {
+        if let Some(NodeVerdict::Evicted(message)) = self.evicted.clone() {
             let mut disruption = self.condition("DisruptionTarget", true, None);
             disruption.reason = Some("TerminationByKubelet".into());
             disruption.message = Some(message);
@@ -209,7 +209,10 @@ impl PodWorker {
             init_container_statuses: Some(init_statuses).filter(|v| !v.is_empty()),
             container_statuses: Some(statuses),
             reason: self.evicted.as_ref().map(|_| "Evicted".to_string()),
-            message: self.evicted.clone(),
+            message: self.evicted.as_ref().map(|v| match v {
+                NodeVerdict::Evicted(m) => m.clone(),
+                NodeVerdict::Rejected(m) => format!("Pod was rejected: {m}"),
+            }),
             ..Default::default()
         }
     }

@@ -61,6 +61,15 @@ pub(crate) enum State {
     Done,
 }
 
+/// Why the node itself ended a pod: both end it Failed with reason Evicted.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum NodeVerdict {
+    /// The eviction manager evicted it (the kubelet's message).
+    Evicted(String),
+    /// Admission refused it under node pressure.
+    Rejected(String),
+}
+
 /// How a worker learns about its pod: `None` = deleted from the API.
 pub(crate) type PodUpdates = watch::Receiver<Option<Pod>>;
 
@@ -82,8 +91,10 @@ pub(crate) struct PodWorker {
     pub last_status_rv: u64,
     pub condition_times: BTreeMap<String, (String, Time)>,
     pub state: State,
-    /// Set when the eviction manager evicted the pod: the message it gave.
-    pub evicted: Option<String>,
+    /// Set when the node itself ended the pod (eviction, admission refusal).
+    pub evicted: Option<NodeVerdict>,
+    /// Whether the node's admission check ran for this pod.
+    pub admission_checked: bool,
 }
 
 /// Grace period of containers stopped by an eviction (the kubelet's for hard thresholds).
@@ -126,6 +137,7 @@ impl PodWorker {
             condition_times: BTreeMap::new(),
             state: State::Setup,
             evicted: None,
+            admission_checked: false,
         };
         w.adopt(adopted);
         w
@@ -327,6 +339,31 @@ impl PodWorker {
     }
 
     async fn step_setup(&mut self) -> (State, Duration) {
+        if !self.admission_checked {
+            self.admission_checked = true;
+            let fresh = self.sandbox.is_none()
+                && self
+                    .pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.phase.as_deref())
+                    .is_none_or(|p| p == "Pending");
+            if fresh {
+                let machine = crate::machine::MachineInfo::read(&self.ctx.cfg.data_dir);
+                let pressures = self.ctx.cfg.eviction_hard.pressures(&machine);
+                if let Some(message) =
+                    crate::eviction_manager::refuse_admission(&self.pod, pressures)
+                {
+                    self.event(None, EventType::Warning, "Evicted", &message)
+                        .await;
+                    for slot in &mut self.slots {
+                        slot.done = true;
+                    }
+                    self.evicted = Some(NodeVerdict::Rejected(message));
+                    return (State::Finished, Duration::ZERO);
+                }
+            }
+        }
         if let Err(msg) = self.refresh_refs(true).await {
             self.event(
                 None,
@@ -598,7 +635,7 @@ impl PodWorker {
     /// pod Failed with reason Evicted; it stays until someone deletes it, as upstream.
     async fn evict(&mut self, message: String) -> (State, Duration) {
         tracing::info!(pod = %self.key(), %message, "evicting");
-        self.evicted = Some(message.clone());
+        self.evicted = Some(NodeVerdict::Evicted(message.clone()));
         self.event(None, EventType::Warning, "Evicted", &message)
             .await;
         for idx in 0..self.slots.len() {

@@ -26,5 +26,5 @@ pub use fields::{custom_field_value, field_value, FieldOp, FieldSelector, FieldT
 pub use labels::{LabelSelector, Operator, Requirement};
 pub use objects::{
     label_selector_is_empty, label_selector_matches, node_requirement_matches,
-    node_selector_term_matches,
+    node_selector_term_matches, tolerates,
 };

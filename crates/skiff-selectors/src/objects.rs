@@ -2,7 +2,7 @@
 //! engine hold (`metav1.LabelSelector`, `v1.NodeSelectorRequirement`) against label maps:
 //! one implementation of upstream's rules for every in-process caller.
 
-use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm};
+use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 
@@ -83,6 +83,24 @@ pub fn node_selector_term_matches(
         && fields
             .iter()
             .all(|r| r.key == "metadata.name" && node_requirement_matches(r, node_name))
+}
+
+/// Whether `t` tolerates `taint` (upstream's `Toleration.ToleratesTaint`): same effect or
+/// none; same key or none; and Exists, or Equal (the default) with the same value.
+pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
+    let effect = t.effect.as_deref().unwrap_or("");
+    if !effect.is_empty() && effect != taint.effect {
+        return false;
+    }
+    let key = t.key.as_deref().unwrap_or("");
+    if !key.is_empty() && key != taint.key {
+        return false;
+    }
+    match t.operator.as_deref().unwrap_or("") {
+        "" | "Equal" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+        "Exists" => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -65,29 +65,16 @@ pub fn add_default_tolerations(spec: &mut PodSpec) {
     }
 }
 
-/// Whether `t` tolerates `taint` (upstream's ToleratesTaint).
-fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    let effect = t.effect.as_deref().unwrap_or("");
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("") {
-        "" | "Equal" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        "Exists" => true,
-        _ => false,
-    }
-}
-
 /// Whether some taint with one of `effects` is tolerated by none of `tolerations`.
 fn has_untolerated(taints: &[Taint], tolerations: &[Toleration], effects: &[&str]) -> bool {
     taints
         .iter()
         .filter(|t| effects.contains(&t.effect.as_str()))
-        .any(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
+        .any(|taint| {
+            !tolerations
+                .iter()
+                .any(|t| skiff_selectors::tolerates(t, taint))
+        })
 }
 
 /// Whether `node` satisfies the pod's nodeSelector and required node affinity (any term).

@@ -130,24 +130,7 @@ pub fn reconcile(node: &Node, evicting: bool, now: Timestamp) -> Option<Vec<Tain
     (next != current).then_some(next)
 }
 
-/// Whether `t` tolerates `taint` (upstream's ToleratesTaint): same effect or none, and an
-/// empty key with Exists, or the same key with Exists, or the same key and value.
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = t.effect.as_deref().filter(|e| !e.is_empty()) {
-        if effect != taint.effect {
-            return false;
-        }
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    let exists = t.operator.as_deref() == Some("Exists");
-    if key.is_empty() {
-        return exists;
-    }
-    if key != taint.key {
-        return false;
-    }
-    exists || t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-}
+pub use skiff_selectors::tolerates;
 
 /// What the taint eviction controller does with a pod on a node with these NoExecute taints.
 #[derive(Debug, PartialEq, Eq)]

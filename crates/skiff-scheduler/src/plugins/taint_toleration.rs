@@ -4,29 +4,9 @@
 use crate::framework::{default_normalize, CycleState, FilterPlugin, Plugin, ScorePlugin, Status};
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
-use k8s_openapi::api::core::v1::{Taint, Toleration};
+use k8s_openapi::api::core::v1::Taint;
 
-/// Whether `tol` tolerates `taint` (upstream's Toleration.ToleratesTaint).
-pub fn tolerates(tol: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = tol.effect.as_deref().filter(|e| !e.is_empty()) {
-        if effect != taint.effect {
-            return false;
-        }
-    }
-    let key = tol.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match tol.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => {
-            // An empty key with Equal is invalid upstream; it tolerates nothing.
-            !key.is_empty()
-                && tol.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-        _ => false,
-    }
-}
+pub use skiff_selectors::tolerates;
 
 /// Upstream's reason for an untolerated taint.
 pub fn untolerated_reason(taint: &Taint) -> String {

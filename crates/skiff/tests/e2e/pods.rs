@@ -126,7 +126,7 @@ fn unschedulable_pod_reports_why() {
 }
 
 #[test]
-fn eviction_threshold_crossed_taints_the_node_and_evicts_pods() {
+fn disk_pressure_taints_the_node_and_refuses_new_pods() {
     // Every filesystem has less than 100% free: the node must report DiskPressure.
     let c = Cluster::start_with_agent_args(&["--eviction-hard", "nodefs.available<100%"]);
     let node = wait_node_ready(&c);
@@ -167,58 +167,22 @@ fn eviction_threshold_crossed_taints_the_node_and_evicts_pods() {
         "{msg}"
     );
 
-    // Pods that tolerate the taint run, and the eviction manager then evicts them one per
-    // interval — never a critical one.
-    let tolerating = |name: &str, ns: &str, extra: &str| {
-        format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{extra}  terminationGracePeriodSeconds: 1\n  tolerations: [{{key: node.kubernetes.io/disk-pressure, operator: Exists, effect: NoSchedule}}]\n  containers:\n  - {{name: main, image: busybox:1.36, command: [sleep, \"600\"]}}\n"
-        )
-    };
-    c.apply(&tolerating(
+    // Under disk pressure the node's admission refuses every new pod that is not critical,
+    // even one tolerating the taint; a critical pod runs, and is never evicted.
+    c.apply(&pressure_pod(
         "critical",
         "kube-system",
+        "disk-pressure",
         "  priorityClassName: system-node-critical\n",
     ));
-    c.apply(&tolerating("victim", "default", ""));
-    let reason = "jsonpath={.status.reason}";
-    wait_for(
-        &c,
-        "the pod evicted",
-        &["get", "pod", "victim", "-o", reason],
-        "Evicted",
-    );
-    let victim = c.get_json(&["pod", "victim"]);
-    assert_eq!(victim["status"]["phase"], "Failed", "{victim}");
-    let message = victim["status"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message
-            .starts_with("The node was low on resource: ephemeral-storage. Threshold quantity: "),
-        "{message}"
-    );
-    let disruption = victim["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "DisruptionTarget")
-        .cloned()
-        .unwrap_or_default();
+    c.apply(&pressure_pod("refused", "default", "disk-pressure", ""));
+    let refused = wait_evicted(&c, "refused");
     assert_eq!(
-        (&disruption["status"], &disruption["reason"]),
-        (&"True".into(), &"TerminationByKubelet".into()),
-        "{victim}"
+        refused["status"]["message"], "Pod was rejected: The node had condition: [DiskPressure]. ",
+        "{refused}"
     );
-    let events = c.ok(&[
-        "get",
-        "events",
-        "--field-selector",
-        "involvedObject.name=victim",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ]);
-    assert!(events.contains("Evicted"), "{events}");
-    // A whole further interval later the critical pod still runs.
-    std::thread::sleep(std::time::Duration::from_secs(11));
-    let phase = c.ok(&[
+    assert!(disruption_target(&refused).is_null(), "{refused}");
+    let critical_phase = [
         "get",
         "pod",
         "critical",
@@ -226,8 +190,100 @@ fn eviction_threshold_crossed_taints_the_node_and_evicts_pods() {
         "kube-system",
         "-o",
         "jsonpath={.status.phase}",
+    ];
+    wait_for(&c, "the critical pod running", &critical_phase, "Running");
+    // A whole eviction interval later it still runs.
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    assert_eq!(c.ok(&critical_phase), "Running");
+}
+
+/// A pod tolerating the `<taint>` NoSchedule taint, sleeping; `extra` goes into its spec.
+fn pressure_pod(name: &str, ns: &str, taint: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{extra}  terminationGracePeriodSeconds: 1\n  tolerations: [{{key: node.kubernetes.io/{taint}, operator: Exists, effect: NoSchedule}}]\n  containers:\n  - {{name: main, image: busybox:1.36, command: [sleep, \"600\"]}}\n"
+    )
+}
+
+/// Wait until the node ended pod `name` with reason Evicted; returns the pod, checked
+/// Failed, with an Evicted event.
+fn wait_evicted(c: &Cluster, name: &str) -> serde_json::Value {
+    wait_for(
+        c,
+        "the pod evicted",
+        &["get", "pod", name, "-o", "jsonpath={.status.reason}"],
+        "Evicted",
+    );
+    let pod = c.get_json(&["pod", name]);
+    assert_eq!(pod["status"]["phase"], "Failed", "{pod}");
+    let selector = format!("involvedObject.name={name}");
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        &selector,
+        "-o",
+        "jsonpath={.items[*].reason}",
     ]);
-    assert_eq!(phase, "Running");
+    assert!(events.contains("Evicted"), "{events}");
+    pod
+}
+
+fn disruption_target(pod: &serde_json::Value) -> serde_json::Value {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "DisruptionTarget")
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Under memory pressure the node admits pods that are not BestEffort (or tolerate the
+/// memory-pressure taint) and then its eviction manager evicts running pods, one per
+/// interval, with the kubelet's message and a DisruptionTarget condition; a BestEffort pod
+/// bound straight to the node is refused.
+#[test]
+fn memory_pressure_evicts_running_pods_and_refuses_best_effort_ones() {
+    let c = Cluster::start_with_agent_args(&["--eviction-hard", "memory.available<100%"]);
+    let node = wait_node_ready(&c);
+    wait_for(
+        &c,
+        "MemoryPressure",
+        &[
+            "get",
+            "node",
+            &node,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"MemoryPressure\")].status}",
+        ],
+        "True",
+    );
+    c.apply(
+        &pressure_pod("burstable", "default", "memory-pressure", "").replace(
+            "command: [sleep, \"600\"]}",
+            "command: [sleep, \"600\"], resources: {requests: {memory: 1Ki}}}",
+        ),
+    );
+    c.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: best-effort}}\nspec:\n  nodeName: {node}\n  containers:\n  - {{name: main, image: busybox:1.36, command: [sleep, \"600\"]}}\n"
+    ));
+    let refused = wait_evicted(&c, "best-effort");
+    assert_eq!(
+        refused["status"]["message"],
+        "Pod was rejected: The node had condition: [MemoryPressure]. "
+    );
+    let evicted = wait_evicted(&c, "burstable");
+    let message = evicted["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("The node was low on resource: memory. Threshold quantity: "),
+        "{message}"
+    );
+    let disruption = disruption_target(&evicted);
+    assert_eq!(
+        (&disruption["status"], &disruption["reason"]),
+        (&"True".into(), &"TerminationByKubelet".into()),
+        "{evicted}"
+    );
 }
 
 #[test]
