@@ -120,23 +120,10 @@ pub fn register(
     let mut nodes_synced = nodes.synced();
     let stop = shutdown.shared();
     async move {
-        let ready = async {
+        let ready = async move {
             let _ = nodes_synced.wait_for(|s| *s).await;
         };
-        tokio::select! {
-            _ = ready => {}
-            _ = stop.clone() => return Ok(()),
-        }
-        work_queue::drive(
-            COMPONENT,
-            reconcile,
-            work_queue::retry_after_error,
-            ctx,
-            store,
-            dequeue,
-            stop,
-        )
-        .await;
+        work_queue::drive_when_ready(COMPONENT, reconcile, ctx, store, dequeue, ready, stop).await;
         Ok(())
     }
 }

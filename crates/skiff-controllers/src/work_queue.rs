@@ -66,6 +66,38 @@ pub fn queue<K: Resource<DynamicType = ()>>() -> (Enqueue<K>, Dequeue<K>) {
 /// A boxed reconcile future.
 pub type ReconcileFuture = Pin<Box<dyn Future<Output = Result<Action, ControllerError>> + Send>>;
 
+/// [`drive`] with [`retry_after_error`], started once `ready` completes (typically the
+/// first lists of every cache the reconciles read: a pass over half-filled caches acts on
+/// a world it has not seen) — or never, when `shutdown` comes first.
+pub async fn drive_when_ready<K, C, S>(
+    name: &'static str,
+    reconcile: fn(Arc<K>, Arc<C>) -> ReconcileFuture,
+    ctx: Arc<C>,
+    store: Store<K>,
+    queue: Dequeue<K>,
+    ready: impl Future<Output = ()>,
+    shutdown: S,
+) where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    C: Send + Sync + 'static,
+    S: Future<Output = ()> + Clone + Send + 'static,
+{
+    tokio::select! {
+        _ = ready => {}
+        _ = shutdown.clone() => return,
+    }
+    drive(
+        name,
+        reconcile,
+        retry_after_error,
+        ctx,
+        store,
+        queue,
+        shutdown,
+    )
+    .await
+}
+
 /// Run reconciles for the keys in `queue` (objects looked up in `store`) until `shutdown`.
 pub async fn drive<K, C>(
     name: &'static str,

@@ -189,26 +189,14 @@ pub fn register(
     async move {
         // A pass over half-filled caches would create pods nodes already run, or delete pods
         // bound for nodes not yet listed: wait for every first list.
-        let ready = async {
-            crate::informer::store_ready(&ctx.daemon_sets).await;
-            crate::informer::store_ready(&ctx.pods).await;
-            crate::informer::store_ready(&ctx.nodes).await;
-            crate::informer::store_ready(&ctx.revisions).await;
+        let caches = ctx.clone();
+        let ready = async move {
+            crate::informer::store_ready(&caches.daemon_sets).await;
+            crate::informer::store_ready(&caches.pods).await;
+            crate::informer::store_ready(&caches.nodes).await;
+            crate::informer::store_ready(&caches.revisions).await;
         };
-        tokio::select! {
-            _ = ready => {}
-            _ = stop.clone() => return Ok(()),
-        }
-        work_queue::drive(
-            COMPONENT,
-            reconcile,
-            work_queue::retry_after_error,
-            ctx,
-            store,
-            dequeue,
-            stop,
-        )
-        .await;
+        work_queue::drive_when_ready(COMPONENT, reconcile, ctx, store, dequeue, ready, stop).await;
         Ok(())
     }
 }

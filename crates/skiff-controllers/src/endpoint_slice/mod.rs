@@ -150,17 +150,13 @@ pub fn register(
     let stop = shutdown.shared();
     async move {
         let ready = crate::informer::all_synced(synced);
-        tokio::select! {
-            _ = ready => {}
-            _ = stop.clone() => return Ok(()),
-        }
-        work_queue::drive(
+        work_queue::drive_when_ready(
             "endpointslice-controller",
             reconcile,
-            work_queue::retry_after_error,
             ctx,
             store,
             dequeue,
+            ready,
             stop,
         )
         .await;

@@ -96,30 +96,21 @@ pub fn register(
     let synced = vec![services.synced(), pods.synced(), endpoints.synced()];
     let stop = shutdown.shared();
     async move {
-        let ready = crate::informer::all_synced(synced);
-        tokio::select! {
-            _ = ready => {}
-            _ = stop.clone() => return Ok(()),
-        }
-        // Endpoints whose Service went away while no controller ran.
-        for ep in ctx.endpoints.state() {
-            let ns = ep.namespace().unwrap_or_default();
-            let svc = ObjectRef::<Service>::new(&ep.name_any()).within(&ns);
-            if ctx.services.get(&svc).is_none() && !ep.annotations().contains_key(LEADER_ANNOTATION)
-            {
-                delete_endpoints(&ctx.client, ns, ep.name_any());
+        let caches = ctx.clone();
+        let ready = async move {
+            crate::informer::all_synced(synced).await;
+            // Endpoints whose Service went away while no controller ran.
+            for ep in caches.endpoints.state() {
+                let ns = ep.namespace().unwrap_or_default();
+                let svc = ObjectRef::<Service>::new(&ep.name_any()).within(&ns);
+                if caches.services.get(&svc).is_none()
+                    && !ep.annotations().contains_key(LEADER_ANNOTATION)
+                {
+                    delete_endpoints(&caches.client, ns, ep.name_any());
+                }
             }
-        }
-        work_queue::drive(
-            COMPONENT,
-            reconcile,
-            work_queue::retry_after_error,
-            ctx,
-            store,
-            dequeue,
-            stop,
-        )
-        .await;
+        };
+        work_queue::drive_when_ready(COMPONENT, reconcile, ctx, store, dequeue, ready, stop).await;
         Ok(())
     }
 }
