@@ -185,6 +185,18 @@ pub struct ServerArgs {
     /// How often the node lifecycle controller checks node health.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub node_monitor_period: std::time::Duration,
+    /// Nodes per second, per zone, that may get a NoExecute taint (start evicting pods).
+    #[arg(long, default_value_t = 0.1)]
+    pub node_eviction_rate: f64,
+    /// The same rate in a large zone with many nodes down.
+    #[arg(long, default_value_t = 0.01)]
+    pub secondary_node_eviction_rate: f64,
+    /// Share of not-Ready nodes (more than two) that makes a zone partially disrupted.
+    #[arg(long, default_value_t = 0.55)]
+    pub unhealthy_zone_threshold: f64,
+    /// A partially disrupted zone of at most this many nodes stops evicting.
+    #[arg(long, default_value_t = 50)]
+    pub large_cluster_size_threshold: usize,
     /// tolerationSeconds of the not-ready:NoExecute toleration added to pods that have none.
     #[arg(long, default_value_t = 300)]
     pub default_not_ready_toleration_seconds: i64,

@@ -126,6 +126,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let shutdown = node_shutdown.clone();
         let node_monitor_grace_period = args.node_monitor_grace_period;
         let node_monitor_period = args.node_monitor_period;
+        let rates = skiff_controllers::node_lifecycle::zones::Rates {
+            eviction_rate: args.node_eviction_rate,
+            secondary_eviction_rate: args.secondary_node_eviction_rate,
+            unhealthy_zone_threshold: args.unhealthy_zone_threshold,
+            large_cluster_size_threshold: args.large_cluster_size_threshold,
+        };
         let cluster_cidr = skiff_controllers::node_ipam::Cidr::new(
             args.network.cluster_cidr.network(),
             args.network.cluster_cidr.prefix(),
@@ -134,6 +140,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             let mut cfg = skiff_controllers::ControllersConfig::default();
             cfg.node_lifecycle.grace_period = node_monitor_grace_period;
             cfg.node_lifecycle.monitor_period = node_monitor_period;
+            cfg.node_lifecycle.rates = rates;
             cfg.node_ipam.cluster_cidr = cluster_cidr;
             if let Err(e) = skiff_controllers::run(client, cfg, shutdown).await {
                 tracing::error!(error = %e, "controllers stopped");

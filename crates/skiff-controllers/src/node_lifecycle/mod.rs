@@ -9,12 +9,14 @@
 //!   deleted at once, those tolerating them with tolerationSeconds after that long, and
 //!   their controllers replace them elsewhere.
 //!
-//! Pure decisions are in [`health`] and [`taints`].
+//! New NoExecute taints are rate-limited per zone ([`zones`]). Pure decisions are in
+//! [`health`], [`taints`] and [`zones`].
 
 pub mod health;
 mod monitor;
 mod taint_eviction;
 pub mod taints;
+pub mod zones;
 
 use crate::error::ControllerError;
 use crate::informer::Informer;
@@ -35,6 +37,8 @@ pub struct Config {
     pub startup_grace_period: Duration,
     /// --node-monitor-period: how often node health is checked.
     pub monitor_period: Duration,
+    /// Per-zone limits on starting evictions.
+    pub rates: zones::Rates,
 }
 
 impl Default for Config {
@@ -44,6 +48,7 @@ impl Default for Config {
             grace_period: Duration::from_secs(50),
             startup_grace_period: Duration::from_secs(60),
             monitor_period: Duration::from_secs(5),
+            rates: zones::Rates::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! stopped being Ready not ready, and keep every node's condition taints in line.
 
 use super::health::{self, Health};
+use super::zones::{Limiter, ZoneState, ZONE_LABEL};
 use super::{taints, Config};
 use crate::events::Recorder;
 use crate::pod_state;
@@ -34,6 +35,8 @@ pub struct Monitor {
     ready: HashMap<String, String>,
     /// Whether the previous pass found every node down.
     all_down: bool,
+    /// Per zone: its state as of the previous pass and its NoExecute taint limiter.
+    zones: HashMap<String, (ZoneState, Limiter)>,
     events: Recorder,
 }
 
@@ -56,6 +59,7 @@ impl Monitor {
             health: Health::default(),
             ready: HashMap::new(),
             all_down: false,
+            zones: HashMap::new(),
         }
     }
 
@@ -124,9 +128,23 @@ impl Monitor {
             self.health.reset(now);
         }
         self.all_down = all_down;
+        self.update_zones(&current);
         for node in &current {
             self.follow_ready(node).await;
-            if let Some(next) = taints::reconcile(node, !all_down, wall) {
+            let mut next = taints::reconcile(node, !all_down, wall);
+            if next.as_ref().is_some_and(|n| starts_evicting(node, n)) {
+                let (_, limiter) = self.zones.entry(zone_of(node)).or_insert_with(|| {
+                    (
+                        ZoneState::Normal,
+                        Limiter::new(self.cfg.rates.eviction_rate),
+                    )
+                });
+                if !limiter.try_take(now) {
+                    // Rate-limited: no NoExecute taint yet; a later pass adds it.
+                    next = taints::reconcile(node, false, wall);
+                }
+            }
+            if let Some(next) = next {
                 self.write_taints(node, next).await;
             }
         }
@@ -135,6 +153,35 @@ impl Monitor {
                 .iter()
                 .any(|n| n.metadata.name.as_deref() == Some(name))
         });
+    }
+
+    /// Recompute every zone's state and set its limiter's rate (upstream's
+    /// handleDisruption).
+    fn update_zones(&mut self, nodes: &[Node]) {
+        let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+        for node in nodes {
+            let c = counts.entry(zone_of(node)).or_default();
+            if taints::condition_status(node, "Ready") == "True" {
+                c.0 += 1;
+            } else {
+                c.1 += 1;
+            }
+        }
+        self.zones.retain(|zone, _| counts.contains_key(zone));
+        let rates = &self.cfg.rates;
+        for (zone, (ready, not_ready)) in counts {
+            let state = rates.zone_state(ready, not_ready);
+            let rate = rates.rate(state, ready + not_ready);
+            let entry = self
+                .zones
+                .entry(zone.clone())
+                .or_insert_with(|| (ZoneState::Normal, Limiter::new(rate)));
+            if entry.0 != state {
+                tracing::info!(zone = %zone, ?state, rate, "Controller detected that zone changed state");
+            }
+            entry.0 = state;
+            entry.1.set_rate(rate);
+        }
     }
 
     /// Replace the node's conditions (compare-and-swap: an agent that posted meanwhile is
@@ -233,4 +280,26 @@ impl Monitor {
             }
         }
     }
+}
+
+/// The node's zone ("" without the label).
+fn zone_of(node: &Node) -> String {
+    node.labels().get(ZONE_LABEL).cloned().unwrap_or_default()
+}
+
+/// Whether `next` gives the node a NoExecute taint it has none of yet (swapping
+/// not-ready for unreachable is not a new eviction).
+fn starts_evicting(node: &Node, next: &[k8s_openapi::api::core::v1::Taint]) -> bool {
+    let has = |taints: &[k8s_openapi::api::core::v1::Taint]| {
+        taints.iter().any(|t| {
+            t.effect == taints::NO_EXECUTE
+                && (t.key == taints::NOT_READY || t.key == taints::UNREACHABLE)
+        })
+    };
+    let current = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or(&[]);
+    has(next) && !has(current)
 }

@@ -377,3 +377,48 @@ fn drain_moves_pods_one_at_a_time_and_a_lost_node_loses_its_pods() {
     );
     c.ok(&["rollout", "status", "deployment/victim", "--timeout=30s"]);
 }
+
+/// Losing most of a zone looks like a network partition: upstream's node lifecycle stops
+/// starting evictions there. Three of four nodes go silent at once; they turn Unknown and
+/// get the unreachable NoSchedule taint, but (beyond at most one caught in a pass before
+/// the others) no NoExecute taint, which at the normal rate of one node per 10 s would
+/// have reached all three.
+#[test]
+fn a_mostly_lost_zone_stops_evicting() {
+    let c = Cluster::start_with_agent_args(&[
+        "--node-monitor-grace-period=15s",
+        "--node-monitor-period=1s",
+    ]);
+    c.wait_node_ready();
+    let sims = c.simulated_nodes(3);
+    let sim_names = "jsonpath={range .items[?(@.metadata.labels.skiff\\.dev/simulated)]}{.metadata.name}:{.status.conditions[?(@.type==\"Ready\")].status} {end}";
+    c.wait_for(
+        "simulated nodes ready",
+        &["get", "nodes", "-o", sim_names],
+        "sim-0:True sim-1:True sim-2:True",
+    );
+    drop(sims);
+    c.wait_for(
+        "simulated nodes lost",
+        &["get", "nodes", "-o", sim_names],
+        "sim-0:Unknown sim-1:Unknown sim-2:Unknown",
+    );
+    // Long enough for the normal rate to have tainted all three.
+    std::thread::sleep(std::time::Duration::from_secs(25));
+    let taints = c.ok(&[
+        "get",
+        "nodes",
+        "-l",
+        "skiff.dev/simulated=true",
+        "-o",
+        "jsonpath={range .items[*]}{.spec.taints[*].effect};{end}",
+    ]);
+    let per_node: Vec<&str> = taints.split(';').filter(|t| !t.is_empty()).collect();
+    assert_eq!(per_node.len(), 3, "{taints}");
+    assert!(
+        per_node.iter().all(|t| t.contains("NoSchedule")),
+        "{taints}"
+    );
+    let evicting = per_node.iter().filter(|t| t.contains("NoExecute")).count();
+    assert!(evicting <= 1, "{taints}");
+}
