@@ -1,7 +1,8 @@
 //! Prometheus metrics of the controllers, named as kube-controller-manager's work queues
 //! name theirs: `workqueue_depth`, `workqueue_adds_total`,
 //! `workqueue_work_duration_seconds` (reconcile latency) and `workqueue_retries_total`,
-//! plus `controller_reconcile_errors_total`. The server renders them on its `/metrics`.
+//! plus `controller_reconcile_errors_total`, and the node lifecycle's per-zone
+//! `node_collector_*` series. The server renders them on its `/metrics`.
 
 use skiff_metrics::{family, Histogram};
 use std::collections::HashSet;
@@ -174,6 +175,7 @@ pub fn render(out: &mut String) {
             }
         }
     }
+    crate::node_lifecycle::zones::render(out);
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use tokio::time::Instant;
 
 /// The component name on events.
@@ -139,7 +139,9 @@ impl Monitor {
                         Limiter::new(self.cfg.rates.eviction_rate),
                     )
                 });
-                if !limiter.try_take(now) {
+                if limiter.try_take(now) {
+                    super::zones::record_eviction(&zone_of(node));
+                } else {
                     // Rate-limited: no NoExecute taint yet; a later pass adds it.
                     next = taints::reconcile(node, false, wall);
                 }
@@ -158,7 +160,7 @@ impl Monitor {
     /// Recompute every zone's state and set its limiter's rate (upstream's
     /// handleDisruption).
     fn update_zones(&mut self, nodes: &[Node]) {
-        let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+        let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         for node in nodes {
             let c = counts.entry(zone_of(node)).or_default();
             if taints::condition_status(node, "Ready") == "True" {
@@ -168,6 +170,7 @@ impl Monitor {
             }
         }
         self.zones.retain(|zone, _| counts.contains_key(zone));
+        super::zones::record_zones(&counts);
         let rates = &self.cfg.rates;
         for (zone, (ready, not_ready)) in counts {
             let state = rates.zone_state(ready, not_ready);

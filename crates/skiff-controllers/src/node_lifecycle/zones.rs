@@ -6,6 +6,10 @@
 //! `--large-cluster-size-threshold`, else none, since a partitioned zone looks the same as
 //! failed nodes. (Every node down everywhere stops evictions altogether: see the monitor.)
 
+use skiff_metrics::family;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -120,9 +124,99 @@ impl Limiter {
     }
 }
 
+/// One zone's figures for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Figures {
+    size: usize,
+    unhealthy: usize,
+    evictions: u64,
+}
+
+/// The latest figures per zone (kube-controller-manager's `node_collector_*` series).
+static FIGURES: Mutex<BTreeMap<String, Figures>> = Mutex::new(BTreeMap::new());
+
+fn figures() -> std::sync::MutexGuard<'static, BTreeMap<String, Figures>> {
+    FIGURES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Record the zones' sizes and not-Ready counts as of a monitor pass; zones that are gone
+/// leave `/metrics`.
+pub(crate) fn record_zones(counts: &BTreeMap<String, (usize, usize)>) {
+    let mut f = figures();
+    f.retain(|zone, _| counts.contains_key(zone));
+    for (zone, (ready, not_ready)) in counts {
+        let entry = f.entry(zone.clone()).or_default();
+        entry.size = ready + not_ready;
+        entry.unhealthy = *not_ready;
+    }
+}
+
+/// Count a node of `zone` that started evicting (got a NoExecute taint).
+pub(crate) fn record_eviction(zone: &str) {
+    figures().entry(zone.to_string()).or_default().evictions += 1;
+}
+
+/// Append the zone series (Prometheus text format).
+pub fn render(out: &mut String) {
+    let f = figures().clone();
+    let series: [(&str, &str, &str, fn(&Figures) -> String); 4] = [
+        (
+            "node_collector_zone_size",
+            "gauge",
+            "Gauge measuring number of registered Nodes per zones.",
+            |z| z.size.to_string(),
+        ),
+        (
+            "node_collector_unhealthy_nodes_in_zone",
+            "gauge",
+            "Gauge measuring number of not Ready Nodes per zones.",
+            |z| z.unhealthy.to_string(),
+        ),
+        (
+            "node_collector_zone_health",
+            "gauge",
+            "Gauge measuring percentage of healthy nodes per zone.",
+            |z| {
+                let healthy = z.size.saturating_sub(z.unhealthy) as f64;
+                (100.0 * healthy / z.size.max(1) as f64).to_string()
+            },
+        ),
+        (
+            "node_collector_evictions_total",
+            "counter",
+            "Number of Node evictions that happened since current instance of NodeController started.",
+            |z| z.evictions.to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        family(out, name, kind, help);
+        for (zone, z) in &f {
+            let _ = writeln!(out, "{name}{{zone=\"{zone}\"}} {}", value(z));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zone_figures_render_as_node_collector_series() {
+        let counts: BTreeMap<String, (usize, usize)> =
+            [("test-zone-a".to_string(), (3, 1))].into_iter().collect();
+        record_zones(&counts);
+        record_eviction("test-zone-a");
+        let mut out = String::new();
+        render(&mut out);
+        for line in [
+            "node_collector_zone_size{zone=\"test-zone-a\"} 4\n",
+            "node_collector_unhealthy_nodes_in_zone{zone=\"test-zone-a\"} 1\n",
+            "node_collector_zone_health{zone=\"test-zone-a\"} 75\n",
+            "node_collector_evictions_total{zone=\"test-zone-a\"} 1\n",
+        ] {
+            assert!(out.contains(line), "{line} missing from {out}");
+        }
+    }
 
     #[test]
     fn zone_states_follow_upstream() {

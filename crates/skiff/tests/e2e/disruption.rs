@@ -421,4 +421,13 @@ fn a_mostly_lost_zone_stops_evicting() {
     );
     let evicting = per_node.iter().filter(|t| t.contains("NoExecute")).count();
     assert!(evicting <= 1, "{taints}");
+    let metrics = c.ok(&["get", "--raw", "/metrics"]);
+    for line in [
+        "node_collector_zone_size{zone=\"\"} 4",
+        "node_collector_unhealthy_nodes_in_zone{zone=\"\"} 3",
+        "node_collector_zone_health{zone=\"\"} 25",
+        &format!("node_collector_evictions_total{{zone=\"\"}} {evicting}"),
+    ] {
+        assert!(metrics.contains(line), "{line} missing");
+    }
 }
